@@ -1,0 +1,13 @@
+import type { CommandModule } from 'yargs';
+import type { CliContext } from '../context.js';
+import { imageCommand } from './image.js';
+import { partitionsCommand } from './partitions.js';
+import { flashCommand } from './flash.js';
+
+/** Every top-level command, one module per file. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: ReadonlyArray<(ctx: CliContext) => CommandModule<any, any>> = [
+  imageCommand,
+  partitionsCommand,
+  flashCommand,
+];
