@@ -60,10 +60,60 @@ export class EspError extends OtasimError {
   }
 }
 
+/** The stable codes a {@link PartitionTableError} carries: one per kind of problem. */
+export const PARTITION_ERR = {
+  /** Generic: no more specific code applies. */
+  TABLE: 'OTASIM_ERR_PARTITION_TABLE',
+  /** Binary input longer than the table's 0x1000-byte sector. */
+  LENGTH: 'OTASIM_ERR_PARTITION_LENGTH',
+  /** Binary input ends inside an entry, before any end-of-table marker. */
+  TRUNCATED: 'OTASIM_ERR_PARTITION_TRUNCATED',
+  /** An entry is neither 0x50AA, 0xEBEB nor the 0xFFFF end marker (bootloader: "invalid magic number"). */
+  MAGIC: 'OTASIM_ERR_PARTITION_MAGIC',
+  /** MD5 entry does not match, or a second MD5 entry. */
+  MD5: 'OTASIM_ERR_PARTITION_MD5',
+  /** No end marker within the 96 slots. */
+  UNTERMINATED: 'OTASIM_ERR_PARTITION_UNTERMINATED',
+  /** A partition reaches past the end of flash. */
+  BOUNDS: 'OTASIM_ERR_PARTITION_BOUNDS',
+  /** CSV syntax: bad number, unknown keyword or flag, empty field, unknown `$VAR`. */
+  CSV: 'OTASIM_ERR_PARTITION_CSV',
+  /** A label that cannot be stored in the 16-byte field. */
+  LABEL: 'OTASIM_ERR_PARTITION_LABEL',
+  /** A value outside its field (type/subtype 0..0xFF, offset/size/flags 0..0xFFFFFFFF). */
+  RANGE: 'OTASIM_ERR_PARTITION_RANGE',
+  /** Two partitions (or a partition and the table itself) share bytes. */
+  OVERLAP: 'OTASIM_ERR_PARTITION_OVERLAP',
+  /** Offset or size off its alignment. */
+  ALIGN: 'OTASIM_ERR_PARTITION_ALIGN',
+  /** Two partitions with the same name. */
+  DUPLICATE: 'OTASIM_ERR_PARTITION_DUPLICATE',
+  /** More than one otadata (or TEE otadata), or one that is not 0x2000 bytes. */
+  OTADATA: 'OTASIM_ERR_PARTITION_OTADATA',
+  /** `readonly` where it is refused, or a small NVS without it. */
+  READONLY: 'OTASIM_ERR_PARTITION_READONLY',
+  /** More entries than fit in 0xC00 bytes (94 with the MD5 entry, 95 without). */
+  TOO_MANY: 'OTASIM_ERR_PARTITION_TOO_MANY',
+} as const;
+
+export type PartitionErrCode = (typeof PARTITION_ERR)[keyof typeof PARTITION_ERR];
+
 /** A partition table (binary or CSV) that gen_esp32part.py or the bootloader would refuse. */
 export class PartitionTableError extends OtasimError {
-  constructor(message: string, options?: { cause?: unknown; code?: string }) {
-    super(options?.code ?? 'OTASIM_ERR_PARTITION_TABLE', message, options);
+  /** Binary slot index (0-based) of the offending entry, when known. */
+  readonly entry: number | undefined;
+  /** CSV line number (1-based) of the offending row, when known. */
+  readonly line: number | undefined;
+  /** What ESP-IDF's bootloader returns for this problem, when it checks it (`esp_partition_table_verify`). */
+  readonly esp: EspErrName | undefined;
+
+  constructor(message: string, options?: {
+    cause?: unknown; code?: string; entry?: number; line?: number; esp?: EspErrName;
+  }) {
+    super(options?.code ?? PARTITION_ERR.TABLE, message, options);
+    this.entry = options?.entry;
+    this.line = options?.line;
+    this.esp = options?.esp;
   }
 }
 
