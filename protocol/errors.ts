@@ -124,6 +124,39 @@ export class UsageError extends OtasimError {
   }
 }
 
+/** The metadata store (server/store) failed or refused: `OTASIM_ERR_STORE` unless a finer code is given
+ * (`OTASIM_ERR_STORE_UNREACHABLE`, `OTASIM_ERR_STORE_MIGRATION`). */
+export class StoreError extends OtasimError {
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'OTASIM_ERR_STORE', message, options);
+  }
+}
+
+/** A uniqueness rule was broken: `OTASIM_ERR_DUPLICATE_RELEASE` (version, device_model) or
+ * `OTASIM_ERR_DUPLICATE_ROLLOUT` (name). HTTP maps it to 409. */
+export class ConflictError extends OtasimError {
+  constructor(code: 'OTASIM_ERR_DUPLICATE_RELEASE' | 'OTASIM_ERR_DUPLICATE_ROLLOUT', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The named thing does not exist: `OTASIM_ERR_NOT_FOUND`. HTTP maps it to 404. */
+export class NotFoundError extends OtasimError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('OTASIM_ERR_NOT_FOUND', message, options);
+  }
+}
+
+/** The artifact store refused: `OTASIM_ERR_ARTIFACT_TOO_LARGE` (HTTP 413), `OTASIM_ERR_ARTIFACT_KEY`
+ * (not a `sha256/<64 hex>` key, HTTP 400), `OTASIM_ERR_ARTIFACT_MISSING` (404), `OTASIM_ERR_ARTIFACT_RANGE`
+ * (416) or `OTASIM_ERR_ARTIFACT_IO`. */
+export class ArtifactError extends OtasimError {
+  constructor(code: 'OTASIM_ERR_ARTIFACT_TOO_LARGE' | 'OTASIM_ERR_ARTIFACT_KEY' | 'OTASIM_ERR_ARTIFACT_MISSING'
+    | 'OTASIM_ERR_ARTIFACT_RANGE' | 'OTASIM_ERR_ARTIFACT_IO', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
