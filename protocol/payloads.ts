@@ -47,7 +47,8 @@ export const Slug = z.string().regex(SLUG_PATTERN, 'must be 1–128 of A-Z a-z 0
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters');
 
 /** Device ids appear as MQTT topic levels, so no `/`, `+`, `#`. */
-export const DeviceId = z.string().min(1).max(128).regex(/^[^/+#\u0000]+$/, 'must not contain / + # or NUL');
+export const DeviceId = z.string().min(1).max(128).regex(/^[^/+#]+$/, 'must not contain / + #')
+  .refine((s) => !s.includes('\0'), 'must not contain NUL');
 
 /** Device timestamp: `YYYY-MM-DDTHH:MM:SS±HH:MM`, or `""` before NTP sync (paku-protocol-facts §1.4). */
 const DeviceTimestamp = z.string();

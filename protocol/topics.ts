@@ -52,7 +52,7 @@ const OTA_SEGMENT: Record<ProtocolProfile, string> = { 'paku-edge': 'edge', 'pak
 
 /** MQTT forbids wildcards in published topic levels; a `/` would shift levels. */
 function checkLevel(what: string, value: string): string {
-  if (value.length === 0 || /[/+#\u0000]/.test(value)) {
+  if (value.length === 0 || /[/+#]/.test(value) || value.includes('\0')) {
     throw new TypeError(`${what} ${JSON.stringify(value)} is not a valid MQTT topic level`);
   }
   return value;
@@ -65,7 +65,7 @@ function checkLevel(what: string, value: string): string {
 export function topics(opts: { prefix?: string; profile?: ProtocolProfile } = {}): Topics {
   const prefix = opts.prefix ?? DEFAULT_TOPIC_PREFIX;
   const profile = opts.profile ?? DEFAULT_PROFILE;
-  if (prefix.length === 0 || /[+#\u0000]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/')) {
+  if (prefix.length === 0 || /[+#]/.test(prefix) || prefix.includes('\0') || prefix.startsWith('/') || prefix.endsWith('/')) {
     throw new TypeError(`topic prefix ${JSON.stringify(prefix)} must be non-empty, without wildcards or edge slashes`);
   }
   const seg = OTA_SEGMENT[profile];
