@@ -25,6 +25,8 @@ export const ESP_ERR = {
   ESP_ERR_OTA_SMALL_SEC_VER: 0x1504,
   ESP_ERR_OTA_ROLLBACK_FAILED: 0x1505,
   ESP_ERR_OTA_ROLLBACK_INVALID_STATE: 0x1506,
+  /** ESP-IDF v6.1+ only. */
+  ESP_ERR_OTA_ALREADY_IN_PROGRESS: 0x1507,
   ESP_ERR_IMAGE_FLASH_FAIL: 0x2001,
   ESP_ERR_IMAGE_INVALID: 0x2002,
   ESP_ERR_FLASH_OP_FAIL: 0x6001,
@@ -121,6 +123,14 @@ export class PartitionTableError extends OtasimError {
 export class UsageError extends OtasimError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('OTASIM_ERR_USAGE', message, options);
+  }
+}
+
+/** A library caller's configuration or call is malformed (an emulator build config, a power-cut plan):
+ * `OTASIM_ERR_CONFIG`, or `OTASIM_ERR_DEVICE_OFF` when a powered-off or unbooted device is asked to act. */
+export class ConfigError extends OtasimError {
+  constructor(message: string, options?: { cause?: unknown; code?: 'OTASIM_ERR_CONFIG' | 'OTASIM_ERR_DEVICE_OFF' }) {
+    super(options?.code ?? 'OTASIM_ERR_CONFIG', message, options);
   }
 }
 
