@@ -167,6 +167,20 @@ export class ArtifactError extends OtasimError {
   }
 }
 
+/** An HTTP request the OTA server refuses (issue 3 "Bad input"). `status` is the 4xx it answers with;
+ * `code` names the problem: `OTASIM_ERR_INVALID_JSON`, `OTASIM_ERR_VALIDATION` (schema, unknown fields, bad
+ * versions, traversal), `OTASIM_ERR_UNAUTHORIZED`, `OTASIM_ERR_INVALID_FIRMWARE` (not an app image for the
+ * model's chip, or app-desc version ≠ version), `OTASIM_ERR_UPLOAD_TOO_LARGE`, `OTASIM_ERR_UNSUPPORTED_MODEL`,
+ * `OTASIM_ERR_RANGE_NOT_SATISFIABLE`, `OTASIM_ERR_NOT_FOUND`, `OTASIM_ERR_BAD_REQUEST`. */
+export class RequestError extends OtasimError {
+  readonly status: number;
+
+  constructor(status: number, code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
