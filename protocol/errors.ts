@@ -181,6 +181,15 @@ export class RequestError extends OtasimError {
   }
 }
 
+/** A Secure Boot v2 signing request espsecure would refuse: `OTASIM_ERR_SIGNING_KEY` (unreadable, encrypted
+ * or unsupported key: SBv2 signs with RSA-3072 or ECDSA P-192/P-256/P-384) or `OTASIM_ERR_SIGNING` (nothing
+ * to sign, a full signature sector, an image that changed after it was signed). */
+export class SigningError extends OtasimError {
+  constructor(message: string, options?: { cause?: unknown; code?: 'OTASIM_ERR_SIGNING_KEY' | 'OTASIM_ERR_SIGNING' }) {
+    super(options?.code ?? 'OTASIM_ERR_SIGNING', message, options);
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
