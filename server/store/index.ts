@@ -1,0 +1,4 @@
+/** The store module's public door: the Store interface, `openStore`, and the artifact store. */
+export type * from './store.js';
+export { openStore } from './open.js';
+export { MIGRATIONS, migrate, type Migration } from './migrate.js';
