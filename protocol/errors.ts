@@ -190,6 +190,18 @@ export class SigningError extends OtasimError {
   }
 }
 
+/** MQTT trouble on the server side (server/broker, server/mqtt): `OTASIM_ERR_MQTT_CONNECT` (first connect
+ * failed), `OTASIM_ERR_MQTT_SUBSCRIBE` (the broker refused a subscription), `OTASIM_ERR_MQTT_PUBLISH`,
+ * `OTASIM_ERR_MQTT_TOPIC` (a device id that cannot be a topic level), `OTASIM_ERR_MQTT_PAYLOAD_TOO_LARGE`
+ * (a command the device's 1 KiB PubSubClient buffer would drop) or `OTASIM_ERR_MQTT_CLOSED` (used after close). */
+export class MqttError extends OtasimError {
+  constructor(code: 'OTASIM_ERR_MQTT_CONNECT' | 'OTASIM_ERR_MQTT_SUBSCRIBE' | 'OTASIM_ERR_MQTT_PUBLISH'
+    | 'OTASIM_ERR_MQTT_TOPIC' | 'OTASIM_ERR_MQTT_PAYLOAD_TOO_LARGE' | 'OTASIM_ERR_MQTT_CLOSED', message: string,
+  options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
