@@ -1,0 +1,134 @@
+/**
+ * The embedded MQTT broker: aedes 1 in this process, reachable over TCP and over in-memory
+ * duplex streams (ARCHITECTURE.md "Real components": the default when no broker URL is given).
+ */
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AedesOptions } from 'aedes';
+import { MqttClient, type IClientOptions } from 'mqtt';
+import type { Logger } from 'pino';
+import { duplexPair } from './duplex-pair.js';
+import { whenConnected, type ClientSetup, type MqttClientFactory } from './clients.js';
+
+/** Options of {@link EmbeddedBroker.create}. */
+export interface EmbeddedBrokerOptions {
+  /**
+   * TCP port to listen on; `0` picks a free port (read it back from `address`). Omit it for a
+   * memory-only broker with no listener (no file descriptors at all).
+   */
+  port?: number;
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Where broker-side client and connection errors are logged (debug/warn). Default: silent. */
+  logger?: Logger;
+  /**
+   * aedes tuning. Defaults: `drainTimeout` 60,000 ms, so one frozen subscriber cannot stall
+   * delivery to everyone (loadtest-anchors N5); `concurrency` 100 in-flight deliveries.
+   */
+  aedes?: Pick<AedesOptions, 'concurrency' | 'drainTimeout' | 'heartbeatInterval' | 'connectTimeout' | 'queueLimit'>;
+}
+
+/** Where the TCP listener is bound. */
+export interface BrokerAddress {
+  host: string;
+  /** The bound port (the real one when 0 was asked for). */
+  port: number;
+}
+
+/** An aedes broker with an optional TCP listener and an in-memory door (`handle`, `connect`). */
+export class EmbeddedBroker implements AsyncDisposable {
+  /** The TCP listener's address, or null for a memory-only broker. */
+  readonly address: BrokerAddress | null;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly aedes: Aedes,
+    private readonly server: Server | undefined,
+  ) {
+    const a = server?.address() as AddressInfo | null | undefined;
+    this.address = a ? { host: a.address, port: a.port } : null;
+  }
+
+  /** Start aedes and, if `port` is given, its TCP listener. */
+  static async create(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker({ drainTimeout: 60_000, ...options.aedes });
+    const log = options.logger;
+    if (log) {
+      aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
+      aedes.on('connectionError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt connection error'));
+    }
+    if (options.port === undefined) return new EmbeddedBroker(aedes, undefined);
+    const server = createServer((socket) => aedes.handle(socket));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw error;
+    }
+    server.on('error', (error) => log?.warn({ err: error }, 'mqtt listener error'));
+    return new EmbeddedBroker(aedes, server);
+  }
+
+  /** `mqtt://host:port` of the TCP listener, or null for a memory-only broker. */
+  get url(): string | null {
+    if (!this.address) return null;
+    const host = this.address.host.includes(':') ? `[${this.address.host}]` : this.address.host;
+    return `mqtt://${host}:${this.address.port}`;
+  }
+
+  /** Number of MQTT clients currently connected, over any transport. */
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  /** Serve one MQTT connection arriving on `stream` (a socket or an in-memory duplex). */
+  handle(stream: Duplex): void {
+    if (this.closing) {
+      stream.destroy();
+      return;
+    }
+    this.aedes.handle(stream);
+  }
+
+  /**
+   * Connect an mqtt.js client over an in-memory duplex (no socket). Reconnects, if the options
+   * allow them, build a fresh duplex each time.
+   */
+  connect(options: IClientOptions = {}, setup?: ClientSetup): Promise<MqttClient> {
+    const client = new MqttClient(() => {
+      const [clientSide, brokerSide] = duplexPair();
+      this.handle(brokerSide);
+      return clientSide;
+    }, { ...options });
+    setup?.(client);
+    return whenConnected(client, 'the embedded broker (in memory)');
+  }
+
+  /** The in-memory {@link connect} as a client-factory port. */
+  readonly clientFactory: MqttClientFactory = (options, setup) => this.connect(options, setup);
+
+  /** Stop listening, disconnect every client and close aedes. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const server = this.server;
+    const listenerClosed = server
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await listenerClosed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
