@@ -114,11 +114,13 @@ function fail(line: number, code: PartitionErrCode, msg: string): never {
 
 function checkOptions(tableOffset: number, opts: PartitionCsvOptions): void {
   if (!Number.isInteger(tableOffset) || tableOffset < 0 || tableOffset > U32 || tableOffset % 0x1000 !== 0) {
-    throw new PartitionTableError(`table offset ${tableOffset} must be a multiple of 0x1000`, { code: PARTITION_ERR.ALIGN });
+    throw new PartitionTableError(`table offset ${Number.isInteger(tableOffset) ? hex(tableOffset) : tableOffset} must be a `
+      + 'multiple of 0x1000 within 32 bits', { code: PARTITION_ERR.ALIGN });
   }
   const boot = opts.primaryBootloaderOffset;
   if (boot !== undefined && !(Number.isInteger(boot) && boot >= 0 && boot < tableOffset)) {
-    throw new PartitionTableError(`primary bootloader offset ${boot} must lie below the table offset ${hex(tableOffset)}`,
+    throw new PartitionTableError(`primary bootloader offset ${Number.isInteger(boot) ? hex(boot) : boot} must lie below `
+      + `the table offset ${hex(tableOffset)}`,
       { code: PARTITION_ERR.OVERLAP });
   }
 }
