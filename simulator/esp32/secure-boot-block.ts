@@ -5,7 +5,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { EspError } from '../../protocol/errors.js';
-import { beToBig, bigToBe, bigToLe, digest, leToBig, putU32le, SECTOR_SIZE, u32le } from './secure-boot-bytes.js';
+import { beToBig, bigToBe, bigToLe, copyOf, digest, leToBig, putU32le, SECTOR_SIZE, u32le } from './secure-boot-bytes.js';
 import { EC_CURVES, ecdsaKeyPart, type EcCurve, type EcCurveName } from './secure-boot-ecdsa.js';
 import { RSA_BYTES, rsaKeyPart, rsaMontgomery } from './secure-boot-rsa.js';
 
@@ -94,10 +94,10 @@ function decodeRsa(b: Uint8Array): Decoded {
   const m = rsaMontgomery(n);
   return {
     scheme: 'rsa3072',
-    imageDigest: b.slice(RSA_DIGEST, RSA_DIGEST + 32),
-    keyPart: b.slice(RSA_N, RSA_SIG),
+    imageDigest: copyOf(b, RSA_DIGEST, RSA_DIGEST + 32),
+    keyPart: copyOf(b, RSA_N, RSA_SIG),
     key: { kind: 'rsa', n, e: u32le(b, RSA_E), rinv, mdash, montgomeryOk: m !== null && m.rinv === rinv && m.mdash === mdash },
-    signature: b.slice(RSA_SIG, RSA_SIG + RSA_BYTES).reverse(),
+    signature: copyOf(b, RSA_SIG, RSA_SIG + RSA_BYTES).reverse(),
   };
 }
 
@@ -114,8 +114,8 @@ function decodeEcdsa(b: Uint8Array): Decoded | string {
   const [x, y, r, s] = [le(point), le(point + curve.size), le(sig), le(sig + curve.size)];
   return {
     scheme: schemeOfCurve(curve.name),
-    imageDigest: b.slice(4, curveAt),
-    keyPart: b.slice(curveAt, sig),
+    imageDigest: copyOf(b, 4, curveAt),
+    keyPart: copyOf(b, curveAt, sig),
     key: { kind: 'ecdsa', curve: curve.name, x, y },
     signature: new Uint8Array([...bigToBe(r, curve.size), ...bigToBe(s, curve.size)]),
   };

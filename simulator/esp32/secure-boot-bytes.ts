@@ -50,6 +50,11 @@ export function bitLength(n: bigint): number {
   return n === 0n ? 0 : n.toString(2).length;
 }
 
+/** A plain Uint8Array copy of `bytes[start, end)`. Never `bytes.slice()`: on a Node Buffer that is a view. */
+export function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.from(bytes.subarray(start, end));
+}
+
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -93,13 +93,15 @@ export function readSigningKey(input: KeyInput): SbSigningKey {
   const shape = shapeOf(createPublicKey(priv));
   const pub = publicOf(shape);
   const signBlock = (region: Uint8Array, opts: SignBlockOptions = {}): Uint8Array => {
+    if (opts.salt !== undefined && opts.salt.length !== PSS_SALT_LEN) {
+      throw new SigningError(`RSA-PSS salt must be ${PSS_SALT_LEN} bytes, not ${opts.salt.length}`);
+    }
     const d = digest(pub.hash, region);
     if (shape.kind === 'ec') {
       const { r, s } = ecdsaSign(priv, shape.curve, region);
       return encodeSignatureBlock({ kind: 'ecdsa', curve: shape.curve, imageDigest: d, x: shape.x, y: shape.y, r, s });
     }
     const salt = opts.salt ?? new Uint8Array(randomBytes(PSS_SALT_LEN));
-    if (salt.length !== PSS_SALT_LEN) throw new SigningError(`RSA-PSS salt must be ${PSS_SALT_LEN} bytes, not ${salt.length}`);
     return encodeSignatureBlock({ kind: 'rsa', imageDigest: d, n: shape.n, e: shape.e, signature: rsaPssSign(priv, shape.n, d, salt) });
   };
   return { ...pub, signBlock };
