@@ -8,12 +8,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run the built `otasim` binary (bin/otasim.js → dist/) as a child process. */
-export function runCli(args: readonly string[], opts: { cwd?: string; input?: string } = {}): CliResult {
+/** Run the built `otasim` binary (bin/otasim.js → dist/) as a child process.
+ * `env` adds variables to (or overrides them in) the inherited environment. */
+export function runCli(args: readonly string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'otasim.js'), ...args], {
     cwd: opts.cwd ?? projectRoot,
     input: opts.input,
     encoding: 'utf8',
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
