@@ -83,6 +83,12 @@ export class Flash {
     this.#powered = true;
   }
 
+  /** Cut power now, between operations (any armed cut is dropped). */
+  powerOff(): void {
+    this.#powered = false;
+    this.#cutter = null;
+  }
+
   get stats(): FlashStats {
     return { ops: this.#ops, bytesWritten: this.#written, bytesErased: this.#erased };
   }
