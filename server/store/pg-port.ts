@@ -1,6 +1,6 @@
 /** SqlPort over node-postgres: a pool against a PostgreSQL URL, optionally pinned to a schema. */
 import pg from 'pg';
-import type { SqlPort, SqlRow, SqlRunner } from './sql-port.js';
+import { pgErrorInfo, type SqlPort, type SqlRow, type SqlRunner } from './sql-port.js';
 
 /** Quote an SQL identifier (schema names come from config, never from requests). */
 export function quoteIdent(name: string): string {
@@ -18,7 +18,10 @@ export async function openPgPort(url: string, opts: { schema?: string; poolSize?
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
-      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).catch((e: unknown) => {
+        // Two servers creating the schema at once: IF NOT EXISTS is not atomic, the loser sees 23505.
+        if (pgErrorInfo(e).code !== '23505') throw e;
+      });
     } finally {
       await admin.end();
     }

@@ -1,0 +1,82 @@
+/** openStore: the three locations, persistence across reopen, typed failures, concurrent migration. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OtasimError } from '../../protocol/errors.js';
+import { openStore } from '../../server/store/open.js';
+import { DATABASE_URL, dropSchema, postgresReachable, uniqueSchema } from './store-harness.js';
+
+async function code(p: Promise<unknown>): Promise<string | undefined> {
+  const e = await p.then(() => undefined, (x: unknown) => x);
+  return e instanceof OtasimError ? e.code : `untyped: ${String(e)}`;
+}
+
+describe('openStore: PGlite', () => {
+  it('a data directory keeps what was committed across close and reopen', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otasim-open-'));
+    try {
+      {
+        await using store = await openStore({ data: join(dir, 'db') });
+        expect(store.kind).toBe('pglite');
+        await store.checkIn({ device_id: 'ESP32-20E955A0', device_model: 'esp32', current_firmware_version: '1.4.2' });
+        await store.insertStatusBatch([{ device_id: 'ESP32-20E955A0', firmware_version: '1.4.3', status: 'pending' }]);
+      }
+      await using again = await openStore({ data: join(dir, 'db') });
+      expect((await again.getDevice('ESP32-20E955A0'))?.current_firmware_version).toBe('1.4.2');
+      expect(await again.listStatus()).toHaveLength(1);
+      const migrations = await again.rawQuery('SELECT COUNT(*) AS n FROM schema_migrations');
+      expect(Number(migrations[0]?.['n'])).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a closed store refuses with a typed error; close is idempotent', async () => {
+    const store = await openStore({ memory: true });
+    await store.close();
+    await store.close();
+    expect(await code(store.ping())).toBe('OTASIM_ERR_STORE_CLOSED');
+    expect(await code(store.insertStatusBatch([{ device_id: 'a', status: 'pending' }]))).toBe('OTASIM_ERR_STORE_CLOSED');
+  });
+
+  it('uses the injected clock for every timestamp it writes', async () => {
+    await using store = await openStore({ memory: true }, { clock: () => new Date('2030-01-02T03:04:05.000Z') });
+    const d = await store.checkIn({ device_id: 'a', device_model: 'esp32', current_firmware_version: '1' });
+    expect(d.last_seen?.toISOString()).toBe('2030-01-02T03:04:05.000Z');
+    expect(d.created_at.toISOString()).toBe('2030-01-02T03:04:05.000Z');
+  });
+});
+
+describe('openStore: PostgreSQL', () => {
+  it('an unreachable server is a typed OTASIM_ERR_STORE_UNREACHABLE', async () => {
+    expect(await code(openStore({ database: 'postgres://postgres@127.0.0.1:1/test' }))).toBe('OTASIM_ERR_STORE_UNREACHABLE');
+  });
+
+  it('a schema name that is not a plain identifier is refused before connecting', async () => {
+    expect(await code(openStore({ database: DATABASE_URL, schema: 'x"; DROP TABLE devices; --' }))).toBe('OTASIM_ERR_STORE_CONFIG');
+  });
+
+  it('two servers opening one fresh schema at once migrate it exactly once', async (ctx) => {
+    if (!(await postgresReachable('store-open'))) return ctx.skip();
+    const schema = uniqueSchema('open');
+    try {
+      const [a, b] = await Promise.all([openStore({ database: DATABASE_URL, schema }), openStore({ database: DATABASE_URL, schema })]);
+      try {
+        expect(a.kind).toBe('postgres');
+        const rows = await a.rawQuery('SELECT version FROM schema_migrations ORDER BY version');
+        expect(rows.map((r) => Number(r['version']))).toEqual([1, 2]);
+        await a.checkIn({ device_id: 'x', device_model: 'esp32', current_firmware_version: '1' });
+        expect((await b.getDevice('x'))?.device_model).toBe('esp32');
+        // The tables really are in the schema, not in public.
+        const where = await a.rawQuery(`SELECT table_schema FROM information_schema.tables WHERE table_name = 'devices' AND table_schema = $1`, [schema]);
+        expect(where).toHaveLength(1);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});
