@@ -3,7 +3,7 @@
  * ESP-IDF components/esp_app_format/include/esp_app_desc.h; esp-idf-ota-facts.md §3.5.
  */
 import { EspError } from '../../protocol/errors.js';
-import { cString, putU32, toHex, u32, utf8Bytes } from './bytes.js';
+import { cString, putU32, toHex, u32, utf8Bytes, utf8Decode } from './bytes.js';
 
 /** `ESP_APP_DESC_MAGIC_WORD` (esp_app_desc.h). */
 export const ESP_APP_DESC_MAGIC = 0xabcd5432;
@@ -74,8 +74,10 @@ export interface AppDescFields {
 /** Null when `s` fits its field (UTF-8, with room for the NUL), else a message saying why not. */
 export function checkDescString(name: keyof typeof APP_DESC_FIELD_SIZE, s: string): string | null {
   const max = APP_DESC_FIELD_SIZE[name] - 1;
-  const n = utf8Bytes(s).length;
-  return n > max ? `${name} "${s}" is ${n} bytes; esp_app_desc_t holds at most ${max}` : null;
+  const bytes = utf8Bytes(s);
+  if (bytes.includes(0)) return `${name} contains a NUL character, which would end the C string early`;
+  if (utf8Decode(bytes) !== s) return `${name} is not well-formed Unicode (a lone surrogate?)`;
+  return bytes.length > max ? `${name} "${s}" is ${bytes.length} bytes; esp_app_desc_t holds at most ${max}` : null;
 }
 
 /**

@@ -113,16 +113,17 @@ export interface ImageInspection {
 
 /** Verify `bytes` (an image, possibly followed by unused partition bytes). Throws EspError on failure. */
 export function verifyImage(bytes: Uint8Array, opts: VerifyOptions = {}): ImageInfo {
-  const r = inspectImage(bytes, opts);
-  if (r.error !== null || r.header === null || r.checksum === null || r.sha256 === null || r.size === null) {
-    throw r.error instanceof EspError ? r.error : new EspError('ESP_ERR_IMAGE_INVALID', r.error?.message ?? 'image invalid');
+  const w = walkImage(bytes, opts);
+  if (w.error !== null) throw w.error;
+  const h = w.header;
+  if (h === null || w.checksum === null || w.sha256 === null || w.size === null) {
+    throw new EspError('ESP_ERR_IMAGE_INVALID', 'image walk ended early without naming a failure'); // unreachable
   }
-  const h = r.header;
   return {
-    chip: r.chip, chipId: h.chipId, entryAddr: h.entryAddr, spiMode: h.spiMode, spiSpeed: h.spiSpeed,
-    spiSize: h.spiSize, minChipRevFull: h.minChipRevFull, maxChipRevFull: h.maxChipRevFull,
-    hashAppended: h.hashAppendedByte !== 0, header: h, segments: r.segments, checksum: r.checksum,
-    sha256: r.sha256, app: r.app, size: r.size, signature: r.signature,
+    chip: chipById(h.chipId)?.name ?? null, chipId: h.chipId, entryAddr: h.entryAddr, spiMode: h.spiMode,
+    spiSpeed: h.spiSpeed, spiSize: h.spiSize, minChipRevFull: h.minChipRevFull, maxChipRevFull: h.maxChipRevFull,
+    hashAppended: h.hashAppendedByte !== 0, header: h, segments: w.segments, checksum: w.checksum,
+    sha256: w.sha256, app: w.app, size: w.size, signature: w.signature,
   };
 }
 
@@ -139,10 +140,7 @@ interface Walk {
 
 /** Like {@link verifyImage}, but never throws for bad input: returns what it read and the first error. */
 export function inspectImage(bytes: Uint8Array, opts: VerifyOptions = {}): ImageInspection {
-  const w: Walk = {
-    error: null, header: null, segments: [], checksum: null, sha256: null, app: null, size: null, signature: null,
-  };
-  walk(bytes, opts, w);
+  const w = walkImage(bytes, opts);
   const error = w.error;
   return {
     valid: error === null,
@@ -151,6 +149,14 @@ export function inspectImage(bytes: Uint8Array, opts: VerifyOptions = {}): Image
     header: w.header, segments: w.segments, checksum: w.checksum, sha256: w.sha256, app: w.app, size: w.size,
     signature: w.signature,
   };
+}
+
+function walkImage(bytes: Uint8Array, opts: VerifyOptions): Walk {
+  const w: Walk = {
+    error: null, header: null, segments: [], checksum: null, sha256: null, app: null, size: null, signature: null,
+  };
+  walk(bytes, opts, w);
+  return w;
 }
 
 // ESP-IDF esp_image_format.c `image_load`: the steps below follow its order (facts §3.7).

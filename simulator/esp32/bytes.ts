@@ -41,7 +41,8 @@ export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
-const utf8 = new TextDecoder('utf-8');
+/** Keeps a leading U+FEFF: descriptor strings are data, not documents. */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const utf8Enc = new TextEncoder();
 
 /** A C string field: bytes up to the first NUL (or the whole field when it has none), as UTF-8. */
@@ -49,6 +50,11 @@ export function cString(b: Uint8Array, off: number, len: number): string {
   const field = b.subarray(off, off + len);
   const nul = field.indexOf(0);
   return utf8.decode(nul < 0 ? field : field.subarray(0, nul));
+}
+
+/** `b` decoded as UTF-8 (invalid sequences become U+FFFD). */
+export function utf8Decode(b: Uint8Array): string {
+  return utf8.decode(b);
 }
 
 /** UTF-8 bytes of `s`. */

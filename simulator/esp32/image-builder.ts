@@ -115,7 +115,7 @@ function planLayout(p: BuildProfile, target: number, wantEnd: number): Layout {
       drom += roundUp(excess, 4);
       continue;
     }
-    return withDromAddr(p, lay(drom, irom), page);
+    return withDromAddr(p, lay(drom, irom), page, target);
   }
   const alone = lay(APP_DESC_SIZE, null);
   const flashOnly = APP_DESC_SIZE + wantEnd - alone.end;
@@ -127,18 +127,18 @@ function planLayout(p: BuildProfile, target: number, wantEnd: number): Layout {
 }
 
 /** On chips whose IROM and DROM share one MMU, the linker puts rodata's pages after the code's. */
-function withDromAddr(p: BuildProfile, layout: Layout, page: number): Layout {
-  if (!p.sharedMmu) return checkDrom(p, layout);
+function withDromAddr(p: BuildProfile, layout: Layout, page: number, target: number): Layout {
+  if (!p.sharedMmu) return checkDrom(p, layout, target);
   const irom = layout.segments.find((s) => s.kind === 'irom');
   const pages = irom === undefined ? 0 : Math.ceil((0x20 + irom.length) / page);
   const segments = layout.segments.map((s) => (s.kind === 'drom' ? { ...s, loadAddr: s.loadAddr + pages * page } : s));
-  return checkDrom(p, { segments, end: layout.end });
+  return checkDrom(p, { segments, end: layout.end }, target);
 }
 
-function checkDrom(p: BuildProfile, layout: Layout): Layout {
+function checkDrom(p: BuildProfile, layout: Layout, target: number): Layout {
   const d = layout.segments[0]!;
   if (d.loadAddr + d.length > p.drom.end) {
-    throw new ConfigError(`size ${layout.end} is more than ${p.chip} can map: DROM would end at `
+    throw new ConfigError(`size ${target} is more than ${p.chip} can map: DROM would end at `
       + `${hex(d.loadAddr + d.length, 8)}, past its window's end ${hex(p.drom.end, 8)} `
       + `(IROM window ${hex(p.irom.end - p.irom.start)} bytes, DROM window ${hex(p.drom.end - p.drom.start)} bytes)`);
   }

@@ -6,13 +6,13 @@
  *    offset whose data is congruent with its load address modulo the MMU page.
  * 2. The gap before a flash section is filled by splitting RAM sections (when the gap is more than a
  *    segment header), else by a zero-filled padding segment with load address 0.
- * 3. Whatever RAM is left follows the last flash section.
+ * 3. Whatever RAM is left follows the last flash section. RAM sections are taken in address order.
  * 4. ESP32 only: a flash segment whose end lands fewer than 0x24 bytes past a page boundary is
  *    zero-extended (esptool's workaround for old 2nd-stage bootloaders not mapping that last page).
  */
 import { IMAGE_HEADER_SIZE, SEGMENT_HEADER_SIZE } from './image-header.js';
 
-export type SectionKind = 'drom' | 'irom' | 'dram' | 'iram' | 'padding';
+export type SectionKind = 'drom' | 'irom' | 'dram' | 'iram' | 'rtc' | 'padding';
 
 export interface Section {
   readonly kind: SectionKind;
@@ -31,7 +31,7 @@ export interface PlacedSegment extends Section {
 export interface LayoutInput {
   /** Flash-mapped sections in placement order (DROM first: it carries the app descriptor). */
   readonly flash: readonly Section[];
-  /** RAM sections in address order. */
+  /** RAM sections (any order: they are placed in address order, as esptool sorts them). */
   readonly ram: readonly Section[];
   /** MMU page in bytes (64 KiB on every chip otasim tabulates). */
   readonly page: number;
@@ -49,7 +49,7 @@ export interface Layout {
 export function layoutSegments(input: LayoutInput): Layout {
   const { page } = input;
   const out: PlacedSegment[] = [];
-  const ram = input.ram.map((s) => ({ ...s }));
+  const ram = input.ram.map((s) => ({ ...s })).sort((a, b) => a.loadAddr - b.loadAddr);
   let off = IMAGE_HEADER_SIZE;
   const place = (s: Section, zeroTail = 0): void => {
     out.push({ ...s, dataOffset: off + SEGMENT_HEADER_SIZE, zeroTail });
