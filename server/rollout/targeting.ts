@@ -16,10 +16,9 @@
  * rollout.
  */
 import { createHash } from 'node:crypto';
+import type { TargetType } from '../../protocol/payloads.js';
 
-/** `rollout_configurations.target_type` values (facts §3.1 CHECK constraint). */
-export const TARGET_TYPES = ['all', 'group', 'canary', 'specific'] as const;
-export type TargetType = (typeof TARGET_TYPES)[number];
+export type { TargetType };
 
 /** How a device's bucket is derived; see the module comment. */
 export const BUCKETINGS = ['release', 'device'] as const;

@@ -1,0 +1,87 @@
+/**
+ * The HTTP app (fastify 5): device routes open, admin routes behind `X-API-Key`, one error shape
+ * (`{error: {code, message}}`), latency into the metrics. Built from ports (deps.ts); listening
+ * is the caller's job (server/index.ts), so tests can also drive it with `inject`.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { RequestError } from '../../protocol/errors.js';
+import { apiKeyCheck } from './auth.js';
+import type { HttpDeps } from './deps.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { adminListRoutes } from './routes/admin-lists.js';
+import { checkRoute } from './routes/check.js';
+import { downloadRoute } from './routes/download.js';
+import { opsRoutes } from './routes/ops.js';
+import { rolloutRoutes } from './routes/rollouts.js';
+import { updateStatusRoute } from './routes/update-status.js';
+import { uploadRoute } from './routes/upload.js';
+
+/** Largest JSON body accepted, bytes. */
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** One entry of the route table. */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  /** True when the route needs `X-API-Key`. */
+  readonly admin: boolean;
+}
+
+/** A built (ready, not listening) app and its route table. */
+export interface HttpApp {
+  readonly app: FastifyInstance;
+  readonly routes: readonly RouteInfo[];
+}
+
+/** Build the app. The caller listens (`app.listen`) and closes it. */
+export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request logs off: errors are logged by errors.ts, latency goes to /metrics.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: JSON_BODY_LIMIT,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const routes: RouteInfo[] = [];
+  const guard = apiKeyCheck(deps.config.apiKey);
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const admin = r.url.startsWith('/api/admin/') || (deps.config.statusRequiresKey && r.url.endsWith('/update-status') && r.url.startsWith('/api/device/'));
+    for (const method of methods) routes.push({ method, url: r.url, admin });
+  });
+
+  // Our own JSON parser so malformed JSON gets our code and message.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new RequestError(400, 'OTASIM_ERR_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`, { cause: e }), undefined);
+    }
+  });
+  await app.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes, files: 1 } });
+
+  app.setErrorHandler(errorHandler(deps.logger));
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  checkRoute(app, deps);
+  downloadRoute(app, deps);
+  updateStatusRoute(app, deps, deps.config.statusRequiresKey ? guard : undefined);
+  opsRoutes(app, deps);
+  await app.register(async (admin) => {
+    // onRequest: a request without the key is refused before its body is read or parsed.
+    admin.addHook('onRequest', async (req) => guard(req));
+    uploadRoute(admin, deps);
+    adminListRoutes(admin, deps);
+    rolloutRoutes(admin, deps);
+  });
+  await app.ready();
+  return { app, routes };
+}

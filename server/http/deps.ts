@@ -1,0 +1,19 @@
+/** What the HTTP app is built from: ports passed in (STYLE.md §2). */
+import type { Logger } from 'pino';
+import type { ServerConfig } from '../config.js';
+import type { RolloutRow, Store } from '../store/store.js';
+import type { ArtifactStore } from '../store/artifacts.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface HttpDeps {
+  readonly store: Store;
+  readonly artifacts: ArtifactStore;
+  readonly config: ServerConfig;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  /**
+   * Called after a rollout is created or changed, without waiting: the MQTT orchestrator offers
+   * it to the targeted devices. A rejection is logged, never turned into an HTTP error.
+   */
+  readonly onRolloutChange?: (rollout: RolloutRow) => void | Promise<void>;
+}

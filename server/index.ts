@@ -1,0 +1,151 @@
+/**
+ * `OtaServer.create(config)`: the OTA server assembled from its parts — metadata store (PGlite in
+ * the data directory, or PostgreSQL), content-addressed artifact store, MQTT broker (embedded
+ * aedes or an external URL), collector, orchestrator and the HTTP app. Each part is created in
+ * order and closed in reverse; a failure half-way closes what was already open.
+ */
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { topics as makeTopics } from '../protocol/topics.js';
+import { EmbeddedBroker, urlClientFactory, type MqttClientFactory } from './broker/index.js';
+import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+import { createHttpApp, type RouteInfo } from './http/app.js';
+import { createMetrics, type ServerMetrics } from './http/metrics.js';
+import { openStore } from './store/open.js';
+import { ArtifactStore } from './store/artifacts.js';
+import type { Store } from './store/store.js';
+import { devicesToOffer } from './rollout/offer.js';
+import { meetsMinVersion } from './rollout/versions.js';
+import type { RolloutRow } from './store/store.js';
+
+export { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
+
+/** Options that are ports rather than config (STYLE.md §2). */
+export interface OtaServerPorts {
+  /** Logger; default pino to stdout at `config.logLevel`. */
+  readonly logger?: Logger;
+  /** Clock for store timestamps; default the wall clock. */
+  readonly clock?: () => Date;
+  /** Register Node's default process metrics in /metrics. Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+type Closer = () => Promise<void>;
+
+/** A running OTA server. Close it with `close()` or `await using`. */
+export class OtaServer implements AsyncDisposable {
+  #closers: Closer[];
+  #closing: Promise<void> | undefined;
+
+  private constructor(
+    /** The resolved, frozen config. */
+    readonly config: ServerConfig,
+    /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080` (the real port when 0 was asked). */
+    readonly url: string,
+    /** `mqtt://host:port` of the broker devices use: the embedded listener, or the external URL. */
+    readonly mqttUrl: string | null,
+    readonly store: Store,
+    readonly artifacts: ArtifactStore,
+    /** The embedded broker, or null with an external one. */
+    readonly broker: EmbeddedBroker | null,
+    /** Connects MQTT clients to the broker the server uses (in memory when embedded). */
+    readonly mqttClientFactory: MqttClientFactory,
+    readonly http: FastifyInstance,
+    /** Every HTTP route, with whether it needs the API key. */
+    readonly routes: readonly RouteInfo[],
+    readonly metrics: ServerMetrics,
+    readonly logger: Logger,
+    closers: Closer[],
+  ) {
+    this.#closers = closers;
+  }
+
+  /**
+   * Start a server. `input` is validated by `resolveServerConfig` (throws `ConfigError`); store,
+   * broker and listener failures reject with their own typed errors.
+   */
+  static async create(input: ServerConfigInput | ServerConfig = {}, ports: OtaServerPorts = {}): Promise<OtaServer> {
+    const config = 'apiKeyDefaulted' in input ? input : resolveServerConfig(input);
+    const logger = ports.logger ?? pino({ level: config.logLevel, base: { name: 'otasim-server' } });
+    const closers: Closer[] = [];
+    const closeAll = async (): Promise<void> => {
+      for (const c of closers.splice(0).reverse()) {
+        await c().catch((err: unknown) => logger.error({ err }, 'error while closing'));
+      }
+    };
+    try {
+      if (config.apiKeyDefaulted) {
+        logger.warn(`no --api-key given: using the built-in default "${config.apiKey}"; anyone who knows it can upload firmware`);
+      }
+      const storeOpts = ports.clock === undefined ? {} : { clock: ports.clock };
+      const store = config.database === null
+        ? await openStore({ data: join(config.data, 'db') }, storeOpts)
+        : await openStore({ database: config.database, ...(config.databaseSchema === null ? {} : { schema: config.databaseSchema }) }, storeOpts);
+      closers.push(() => store.close());
+      const artifacts = await ArtifactStore.create({ dir: join(config.data, 'artifacts'), maxBytes: config.maxUploadBytes });
+
+      let broker: EmbeddedBroker | null = null;
+      let clientFactory: MqttClientFactory;
+      let mqttUrl: string | null;
+      if (config.broker === 'embedded') {
+        const b = await EmbeddedBroker.create({ port: config.mqttPort, host: config.host, logger });
+        broker = b;
+        closers.push(() => b.close());
+        clientFactory = b.clientFactory;
+        mqttUrl = b.url;
+      } else {
+        clientFactory = urlClientFactory(config.broker);
+        mqttUrl = config.broker;
+      }
+
+      const metrics = createMetrics(store, { bucketing: config.bucketing, defaultMetrics: ports.defaultMetrics ?? true });
+      const topics = makeTopics({ prefix: config.topicPrefix, profile: config.protocol });
+      const targetsOf = async (rollout: RolloutRow): Promise<string[]> => {
+        const release = await store.getRelease(rollout.firmware_version, rollout.device_model);
+        if (release === undefined) return [];
+        const active = await store.listRollouts({ device_model: rollout.device_model, active: true, limit: 100 });
+        const devices = await store.devicesOfModel(rollout.device_model);
+        return devicesToOffer(rollout, release, devices, active, meetsMinVersion, config.bucketing).map((d) => d.device_id);
+      };
+
+      const { app, routes } = await createHttpApp({
+        store, artifacts, config, logger, metrics,
+        onRolloutChange: async (rollout) => {
+          const ids = await targetsOf(rollout);
+          logger.info({ rollout: rollout.name, devices: ids.length, topics: topics.prefix }, 'rollout targets resolved');
+        },
+      });
+      closers.push(() => app.close());
+      await app.listen({ port: config.port, host: config.host });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+      logger.info({ url, mqtt: mqttUrl, store: store.kind, data: config.data }, `otasim server listening on ${url}`);
+      return new OtaServer(config, url, mqttUrl, store, artifacts, broker, clientFactory, app, routes, metrics, logger, closers);
+    } catch (e) {
+      await closeAll();
+      throw e;
+    }
+  }
+
+  /** The base URL devices should use for downloads: `publicUrl`, else `url`. */
+  get publicUrl(): string {
+    return this.config.publicUrl ?? this.url;
+  }
+
+  /** Stop listening, then close MQTT, broker and store. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const c of this.#closers.splice(0).reverse()) {
+        await c().catch((err: unknown) => this.logger.error({ err }, 'error while closing'));
+      }
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Which rollout decides what a device is offered. Pure.
+ *
+ * The real service offers only the most recently uploaded release, and only when an active
+ * rollout of exactly that release targets the device (paku-protocol-facts §2.4.1). So uploading
+ * the next build before rolling it out silently halts the current rollout. Here the rollouts
+ * decide: the newest active rollout for the device's model that targets the device names the
+ * version it should run. Older rollouts are not consulted, so a device never flips back to an
+ * older release because a newer rollout has already been satisfied.
+ */
+import { isTargeted, type Bucketing, type TargetDevice, type TargetRule } from './targeting.js';
+
+/** A rollout as offer selection reads it. */
+export interface OfferRule extends TargetRule {
+  readonly is_active: boolean;
+  readonly created_at: Date;
+  readonly id: number;
+}
+
+/**
+ * The newest active rollout among `rollouts` that targets `device`, or undefined. Newest means
+ * latest `created_at`, then highest `id`.
+ */
+export function decidingRollout<R extends OfferRule>(device: TargetDevice, rollouts: Iterable<R>,
+  bucketing: Bucketing = 'release'): R | undefined {
+  let best: R | undefined;
+  for (const r of rollouts) {
+    if (!r.is_active || !isTargeted(r, device, bucketing)) continue;
+    if (best === undefined || r.created_at > best.created_at
+      || (r.created_at.getTime() === best.created_at.getTime() && r.id > best.id)) best = r;
+  }
+  return best;
+}
+
+/** The release a rollout ships, as offer planning reads it. */
+export interface OfferRelease {
+  readonly version: string;
+  readonly min_version: string | null;
+}
+
+/** A registered device, as offer planning reads it. */
+export interface OfferDevice extends TargetDevice {
+  readonly current_firmware_version: string | null;
+}
+
+/**
+ * The devices a push (MQTT `cmd/ota`) of `rollout` goes to: registered devices for which it is the
+ * deciding rollout among `activeRollouts` (the same rule `/api/firmware/check` applies), that do
+ * not already run its version and that meet the release's `min_version` (`meetsMin`). Empty when
+ * the rollout is inactive.
+ */
+export function devicesToOffer<D extends OfferDevice, R extends OfferRule>(rollout: R, release: OfferRelease,
+  devices: Iterable<D>, activeRollouts: readonly R[], meetsMin: (current: string, min: string | null) => boolean,
+  bucketing: Bucketing = 'release'): D[] {
+  if (!rollout.is_active) return [];
+  const out: D[] = [];
+  for (const d of devices) {
+    if (d.current_firmware_version === release.version) continue;
+    if (decidingRollout(d, activeRollouts, bucketing)?.id !== rollout.id) continue;
+    if (!meetsMin(d.current_firmware_version ?? '', release.min_version)) continue;
+    out.push(d);
+  }
+  return out;
+}
