@@ -138,9 +138,8 @@ function withDromAddr(p: BuildProfile, layout: Layout, page: number, target: num
 function checkDrom(p: BuildProfile, layout: Layout, target: number): Layout {
   const d = layout.segments[0]!;
   if (d.loadAddr + d.length > p.drom.end) {
-    throw new ConfigError(`size ${target} is more than ${p.chip} can map: DROM would end at `
-      + `${hex(d.loadAddr + d.length, 8)}, past its window's end ${hex(p.drom.end, 8)} `
-      + `(IROM window ${hex(p.irom.end - p.irom.start)} bytes, DROM window ${hex(p.drom.end - p.drom.start)} bytes)`);
+    throw new ConfigError(`size ${target} is more than ${p.chip} can map: its IROM window holds `
+      + `${hex(p.irom.end - p.irom.start)} bytes and its DROM window ${hex(p.drom.end - p.drom.start)}`);
   }
   return layout;
 }
