@@ -1,0 +1,147 @@
+/**
+ * The orchestrator: tells devices to update by publishing `{prefix}/…/{id}/cmd/ota` at QoS 1,
+ * not retained, to exactly the devices it is given (issue 3 "MQTT"; the paku workflow does the
+ * same with `mosquitto_pub -q 1`, paku-protocol-facts §2.8 step 6). Choosing the devices is
+ * targeting's job (server/rollout); this module only delivers.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { MqttError } from '../../protocol/errors.js';
+import { DeviceId } from '../../protocol/payloads.js';
+import type { Topics } from '../../protocol/topics.js';
+import { endClient, type MqttClientFactory } from '../broker/index.js';
+import { MAX_DEVICE_PACKET_BYTES, devicePacketBytes, otaCommand, type CommandRelease } from './command.js';
+import type { CommandMetrics } from './ports.js';
+
+/** Options of {@link Orchestrator.create}. */
+export interface OrchestratorOptions {
+  clientFactory: MqttClientFactory;
+  topics: Topics;
+  logger: Logger;
+  /** Public base URL devices download from, e.g. `http://192.168.1.10:8080`. */
+  downloadBaseUrl: string;
+  metrics?: CommandMetrics;
+  /** MQTT client id. Default `otasim-orchestrator-<8 random hex>` (unique per process). */
+  clientId?: string;
+  /** QoS 1 publishes awaiting their PUBACK at once, at most. Default 256. */
+  maxInFlight?: number;
+}
+
+/** Outcome of one {@link Orchestrator.offer}, in the order the device ids were given. */
+export interface OfferResult {
+  /** Devices whose command the broker acknowledged. */
+  published: string[];
+  /** Devices whose publish failed, with why. */
+  failed: Array<{ device_id: string; error: MqttError }>;
+}
+
+/** What a publish settles to when the orchestrator closes under it. */
+const CLOSED = Symbol('closed');
+
+export class Orchestrator implements AsyncDisposable {
+  #closed = false;
+  #markClosed: (v: typeof CLOSED) => void = () => {};
+  /** Settles on close(), cutting short publishes that would otherwise wait for a reconnect. */
+  readonly #whenClosed = new Promise<typeof CLOSED>((resolve) => { this.#markClosed = resolve; });
+
+  private constructor(private readonly client: MqttClient, private readonly o: OrchestratorOptions) {}
+
+  /** Connect the orchestrator's MQTT client. */
+  static async create(options: OrchestratorOptions): Promise<Orchestrator> {
+    const clientId = options.clientId ?? `otasim-orchestrator-${randomBytes(4).toString('hex')}`;
+    const client = await options.clientFactory({ clientId, clean: true, reconnectPeriod: 1000 });
+    client.on('error', (err) => options.logger.warn({ err }, 'orchestrator MQTT error'));
+    client.on('offline', () => options.logger.warn('orchestrator MQTT connection lost; reconnecting'));
+    return new Orchestrator(client, options);
+  }
+
+  /**
+   * Publish the `cmd/ota` for `release` to each device in `deviceIds` (duplicates once), at QoS 1.
+   * Resolves when the broker has acknowledged every publish or refused it.
+   *
+   * @throws MqttError `OTASIM_ERR_MQTT_TOPIC` if an id cannot be a topic level, or
+   *   `OTASIM_ERR_MQTT_PAYLOAD_TOO_LARGE` if a command would not fit the device's 1 KiB buffer;
+   *   both before anything is published. `OTASIM_ERR_MQTT_CLOSED` after close().
+   */
+  async offer(deviceIds: readonly string[], release: CommandRelease, context: { rollout?: string } = {}): Promise<OfferResult> {
+    if (this.#closed) throw new MqttError('OTASIM_ERR_MQTT_CLOSED', 'the orchestrator is closed; create a new one');
+    const payload = JSON.stringify(otaCommand(release, this.o.downloadBaseUrl));
+    const ids = [...new Set(deviceIds)];
+    const topics = ids.map((id) => this.#topicFor(id, payload));
+    const outcomes: Array<MqttError | undefined> = new Array(ids.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const i = next++;
+        outcomes[i] = await this.#publish(topics[i] as string, payload);
+      }
+    };
+    const workers = Math.min(this.o.maxInFlight ?? 256, ids.length);
+    await Promise.all(Array.from({ length: workers }, worker));
+    const result: OfferResult = { published: [], failed: [] };
+    ids.forEach((id, i) => {
+      const error = outcomes[i];
+      if (error === undefined) result.published.push(id);
+      else result.failed.push({ device_id: id, error });
+    });
+    this.o.logger.info({ rollout: context.rollout, version: release.version, device_model: release.device_model,
+      published: result.published.length, failed: result.failed.length }, 'cmd/ota published');
+    return result;
+  }
+
+  #topicFor(id: string, payload: string): string {
+    const ok = DeviceId.safeParse(id);
+    let topic: string;
+    try {
+      if (!ok.success) throw new Error(ok.error.issues[0]?.message ?? 'invalid');
+      topic = this.o.topics.cmdOta(id);
+    } catch (e) {
+      throw new MqttError('OTASIM_ERR_MQTT_TOPIC', `device id ${JSON.stringify(id)} cannot be an MQTT topic level: ${(e as Error).message}`,
+        { cause: e });
+    }
+    const bytes = devicePacketBytes(topic, payload);
+    if (bytes > MAX_DEVICE_PACKET_BYTES) {
+      throw new MqttError('OTASIM_ERR_MQTT_PAYLOAD_TOO_LARGE', `the cmd/ota for ${id} is ${bytes} bytes; the device's ` +
+        `PubSubClient buffer holds ${MAX_DEVICE_PACKET_BYTES} and would drop it: shorten the download base URL or the version`);
+    }
+    return topic;
+  }
+
+  /**
+   * One QoS 1 publish. Fails at once when the client is not connected (a command queued for a
+   * reconnect that may never come would hold the whole offer); a publish already sent waits for
+   * its PUBACK, which mqtt.js re-sends for after a reconnect, or for close().
+   */
+  async #publish(topic: string, payload: string): Promise<MqttError | undefined> {
+    try {
+      if (this.#closed) throw new Error('the orchestrator closed');
+      if (!this.client.connected) throw new Error('not connected to the broker');
+      const sent = this.client.publishAsync(topic, payload, { qos: 1, retain: false });
+      sent.catch(() => {}); // may settle after close() has already answered for it
+      if ((await Promise.race([sent, this.#whenClosed])) === CLOSED) throw new Error('the orchestrator closed before the PUBACK');
+      this.o.metrics?.countCommand('published');
+      return undefined;
+    } catch (e) {
+      this.o.metrics?.countCommand('failed');
+      this.o.logger.warn({ err: e, topic }, 'cmd/ota publish failed');
+      return new MqttError('OTASIM_ERR_MQTT_PUBLISH', `publishing ${topic} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Disconnect. Connected, it first waits for the PUBACKs of publishes in flight; offline, it
+   * fails them (their devices are reported in the offer's `failed`). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.client.connected) this.#markClosed(CLOSED);
+    await endClient(this.client, !this.client.connected);
+    this.#markClosed(CLOSED);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
