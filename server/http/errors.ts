@@ -26,6 +26,8 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_PARTS_LIMIT: { status: 413, code: 'OTASIM_ERR_UPLOAD_TOO_LARGE' },
   FST_FILES_LIMIT: { status: 400, code: 'OTASIM_ERR_VALIDATION' },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'OTASIM_ERR_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'OTASIM_ERR_URI_TOO_LONG' },
+  FST_ERR_BAD_URL: { status: 400, code: 'OTASIM_ERR_BAD_REQUEST' },
 };
 
 /** The status and body for `err`. Unknown errors are 500 with a message that leaks nothing. */
