@@ -64,6 +64,23 @@ export interface BootFailed {
 
 export type BootResult = BootOk | BootFailed;
 
+/**
+ * Log lines repeat across a fleet (same table, same slots), so one copy of each is kept and shared
+ * by every BootResult: a bounded, content-keyed cache of immutable strings.
+ */
+const lineCache = new Map<string, string>();
+const LINE_CACHE_MAX = 4096;
+
+/** Append `line` to `log`, sharing one copy of each distinct line. */
+function note(log: string[], line: string): void {
+  let shared = lineCache.get(line);
+  if (shared === undefined) {
+    shared = line;
+    if (lineCache.size < LINE_CACHE_MAX) lineCache.set(line, line);
+  }
+  log.push(shared);
+}
+
 /** Run the bootloader once against the device's flash and eFuses. */
 export function runBootloader(dev: BootDevice): BootResult {
   const log: string[] = [];
@@ -71,7 +88,7 @@ export function runBootloader(dev: BootDevice): BootResult {
     return boot(dev, log);
   } catch (e) {
     if (e instanceof EspError && e.code === 'ESP_ERR_FLASH_OP_FAIL' && !dev.flash.powered) {
-      log.push(`power lost: ${e.message}`);
+      note(log, `power lost: ${e.message}`);
       return { ok: false, reason: 'power-lost', log };
     }
     throw e;
@@ -104,7 +121,7 @@ interface Selection {
 function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Selection | null {
   const { flash, config } = dev;
   if (!bp.otadata) {
-    log.push('boot: no otadata partition, defaulting to factory');
+    note(log, 'boot: no otadata partition, defaulting to factory');
     return { index: BOOT_INDEX.FACTORY, initial: false };
   }
   const region = bp.otadata;
@@ -119,7 +136,7 @@ function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Se
     for (const i of [0, 1] as const) {
       if (two[i].state !== OtaImgState.PENDING_VERIFY) continue;
       // ESP-IDF: an app that never confirmed itself is aborted on the next boot.
-      log.push(`boot: otadata[${i}] seq ${two[i].seq} was PENDING_VERIFY: marking ABORTED`);
+      note(log, `boot: otadata[${i}] seq ${two[i].seq} was PENDING_VERIFY: marking ABORTED`);
       const aborted = { ...two[i], state: OtaImgState.ABORTED };
       writeOtadataCopy(flash, region, i, aborted);
       two = i === 0 ? [aborted, two[1]] : [two[0], aborted];
@@ -129,7 +146,7 @@ function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Se
   const bothBlank = erasedOrBad(0) && erasedOrBad(1);
   if (config.antiRollback) {
     if (bothBlank) {
-      log.push('boot: otadata is in its initial state');
+      note(log, 'boot: otadata is in its initial state');
       return { index: BOOT_INDEX.FACTORY, initial: true };
     }
     const eligible = (i: 0 | 1): boolean => {
@@ -140,7 +157,7 @@ function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Se
     };
     const active = selectOtaCopy(two, [eligible(0), eligible(1)]);
     if (active === -1) {
-      log.push('boot: no otadata copy selects an app allowed by the eFuse secure_version; trying factory');
+      note(log, 'boot: no otadata copy selects an app allowed by the eFuse secure_version; trying factory');
       return { index: BOOT_INDEX.FACTORY, initial: false };
     }
     const index = activate(dev, region, two, active, bp.appCount, log);
@@ -153,15 +170,15 @@ function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Se
   }
   if ((isEntryInvalid(two[0]) && isEntryInvalid(two[1])) || bp.appCount === 0) {
     if (bp.factory) {
-      log.push('boot: OTA sequence numbers both empty or invalid; defaulting to factory');
+      note(log, 'boot: OTA sequence numbers both empty or invalid; defaulting to factory');
       return { index: BOOT_INDEX.FACTORY, initial: false };
     }
-    log.push('boot: no factory image, trying OTA 0');
+    note(log, 'boot: no factory image, trying OTA 0');
     return { index: 0, initial: bothBlank };
   }
   const active = activeOtaCopy(two);
   if (active !== -1) return { index: activate(dev, region, two, active, bp.appCount, log), initial: false };
-  log.push(bp.factory ? 'boot: ota data partition invalid, falling back to factory'
+  note(log, bp.factory ? 'boot: ota data partition invalid, falling back to factory'
     : 'boot: ota data partition invalid and no factory, will try all partitions');
   return { index: BOOT_INDEX.FACTORY, initial: false };
 }
@@ -170,9 +187,9 @@ function selectBootIndex(dev: BootDevice, bp: BootPartitions, log: string[]): Se
 function activate(dev: BootDevice, region: Partition, two: OtaData, active: 0 | 1, appCount: number, log: string[]): number {
   const e = two[active];
   const index = slotForSeq(e.seq, appCount);
-  log.push(`boot: otadata[${active}] seq ${e.seq} state ${otaStateName(e.state)} selects OTA slot ${index}`);
+  note(log, `boot: otadata[${active}] seq ${e.seq} state ${otaStateName(e.state)} selects OTA slot ${index}`);
   if (dev.config.rollback && e.state === OtaImgState.NEW) {
-    log.push(`boot: otadata[${active}] NEW → PENDING_VERIFY`);
+    note(log, `boot: otadata[${active}] NEW → PENDING_VERIFY`);
     writeOtadataCopy(dev.flash, region, active, { ...e, state: OtaImgState.PENDING_VERIFY });
   }
   return index;
@@ -193,7 +210,7 @@ function loadBootImage(dev: BootDevice, bp: BootPartitions, table: DecodedPartit
     const app = tryLoad(dev, part, log);
     if (app === undefined) continue;
     if (sel.initial && index >= 0) setActualOtaSeq(dev, bp, index, app, log);
-    log.push(`boot: loaded app from partition '${part.label}' at 0x${hex(part.offset)}`);
+    note(log, `boot: loaded app from partition '${part.label}' at 0x${hex(part.offset)}`);
     return { ok: true, partition: part, index, app, table, log };
   }
   return fail('no-bootable-app', log, 'boot: no bootable app partitions in the partition table');
@@ -203,12 +220,12 @@ function loadBootImage(dev: BootDevice, bp: BootPartitions, table: DecodedPartit
 function tryLoad(dev: BootDevice, part: Partition, log: string[]): AppDesc | null | undefined {
   const v = verifySlot(dev.flash, part, { chip: dev.config.chip, chipRevision: dev.config.chipRevision });
   if (!v.ok) {
-    log.push(`boot: partition '${part.label}' does not hold a valid app (${v.error.code}): ${v.error.message}`);
+    note(log, `boot: partition '${part.label}' does not hold a valid app (${v.error.code}): ${v.error.message}`);
     return undefined;
   }
   const app = v.info.app;
   if (dev.config.antiRollback && !dev.efuse.checkSecureVersion(app?.secureVersion ?? 0)) {
-    log.push(`boot: partition '${part.label}' secure_version ${app?.secureVersion ?? 0} is below the eFuse's ${dev.efuse.readSecureVersion()}`);
+    note(log, `boot: partition '${part.label}' secure_version ${app?.secureVersion ?? 0} is below the eFuse's ${dev.efuse.readSecureVersion()}`);
     return undefined;
   }
   return app;
@@ -218,7 +235,7 @@ function tryLoad(dev: BootDevice, part: Partition, log: string[]): AppDesc | nul
 function setActualOtaSeq(dev: BootDevice, bp: BootPartitions, index: number, app: AppDesc | null, log: string[]): void {
   const region = bp.otadata;
   if (!region) return;
-  log.push(`boot: otadata initial state: writing otadata[0] seq ${index + 1} VALID`);
+  note(log, `boot: otadata initial state: writing otadata[0] seq ${index + 1} VALID`);
   writeOtadataCopy(dev.flash, region, 0, makeOtaEntry(index + 1, OtaImgState.VALID));
   if (dev.config.antiRollback && app) burn(dev.efuse, app.secureVersion, log);
 }
@@ -227,10 +244,10 @@ function burn(efuse: Efuse, version: number, log: string[]): void {
   if (efuse.readSecureVersion() >= version) return;
   try {
     efuse.burnSecureVersion(version);
-    log.push(`boot: eFuse secure_version raised to ${version}`);
+    note(log, `boot: eFuse secure_version raised to ${version}`);
   } catch (e) {
     if (!(e instanceof EspError)) throw e;
-    log.push(`boot: could not raise eFuse secure_version to ${version} (${e.code})`);
+    note(log, `boot: could not raise eFuse secure_version to ${version} (${e.code})`);
   }
 }
 
@@ -254,7 +271,7 @@ function readTable(flash: Flash, offset: number): TableRead {
 }
 
 function fail(reason: BootFailure, log: string[], line: string): BootFailed {
-  log.push(line);
+  note(log, line);
   return { ok: false, reason, log };
 }
 

@@ -7,7 +7,7 @@
  * bootloader. When flash power is cut during an API call, that call throws
  * EspError('ESP_ERR_FLASH_OP_FAIL') and the device is off until the next `boot()`.
  */
-import { ConfigError, EspError } from '../../protocol/errors.js';
+import { ConfigError } from '../../protocol/errors.js';
 import type { AppDesc } from './app-image.js';
 import { runBootloader, type BootResult } from './bootloader.js';
 import { Efuse } from './efuse.js';
@@ -16,7 +16,6 @@ import type { Flash } from './flash.js';
 import type { ImagePool } from './image-pool.js';
 import { OTA_SIZE_UNKNOWN, OtaHandles, otaAbort, otaBegin, otaEnd, otaWrite } from './ota-ops.js';
 import * as sel from './ota-select.js';
-import { samePartition } from './partition-io.js';
 import { findPartition, type PartitionQuery } from './partition-find.js';
 import type { Partition, PartitionTable } from './partition-table.js';
 
@@ -204,13 +203,6 @@ export class Esp32 {
   }
 
   #context(running: Partition, runningApp: AppDesc | null, table: PartitionTable): sel.OtaContext {
-    return {
-      flash: this.flash, efuse: this.efuse, config: this.config, pool: this.pool, table, running, runningApp,
-      resolve: (p) => {
-        const mine = table.partitions.find((q) => samePartition(q, p) && q.size === p.size);
-        if (!mine) throw new EspError('ESP_ERR_NOT_FOUND', `partition '${p.label}' at 0x${p.offset.toString(16)} is not in this device's table`);
-        return mine;
-      },
-    };
+    return { flash: this.flash, efuse: this.efuse, config: this.config, pool: this.pool, table, running, runningApp };
   }
 }

@@ -10,7 +10,7 @@ import { ERASED, SECTOR_SIZE, roundUpToSector } from './flash-geometry.js';
 import { OtaImgState } from './otadata.js';
 import { isOtaApp, partitionErase, partitionWrite, samePartition } from './partition-io.js';
 import type { Partition } from './partition-table.js';
-import { invalidateInactiveOtadata, getStatePartition, type OtaContext } from './ota-select.js';
+import { getStatePartition, invalidateInactiveOtadata, resolvePartition, type OtaContext } from './ota-select.js';
 import { rememberVerified, verifySlot } from './slot-verify.js';
 
 /** `OTA_SIZE_UNKNOWN`: erase the whole partition in esp_ota_begin. */
@@ -65,7 +65,7 @@ export class OtaHandles {
  * inactive otadata copy. Returns the handle number (1, 2, 3, …).
  */
 export function otaBegin(ctx: OtaContext, handles: OtaHandles, partition: Partition, imageSize: number): number {
-  const p = ctx.resolve(partition);
+  const p = resolvePartition(ctx, partition);
   if (!Number.isInteger(imageSize) || imageSize < 0 || imageSize > 0xffffffff) {
     throw new ConfigError(`image size ${imageSize} must be a u32 (or OTA_SIZE_UNKNOWN / OTA_WITH_SEQUENTIAL_WRITES)`);
   }

@@ -32,8 +32,13 @@ export interface OtaContext {
   readonly runningApp: AppDesc | null;
   /** Where verified images are shared; absent: each device keeps a private copy. */
   readonly pool: ImagePool | undefined;
-  /** This device's partition equal to `p`; unknown → ESP_ERR_NOT_FOUND. */
-  resolve(p: Partition): Partition;
+}
+
+/** This device's partition equal to `p` (same address, type, subtype, size); unknown → ESP_ERR_NOT_FOUND. */
+export function resolvePartition(ctx: OtaContext, p: Partition): Partition {
+  const mine = ctx.table.partitions.find((q) => samePartition(q, p) && q.size === p.size);
+  if (!mine) throw new EspError('ESP_ERR_NOT_FOUND', `partition '${p.label}' at 0x${p.offset.toString(16)} is not in this device's table`);
+  return mine;
 }
 
 /** `esp_ota_get_app_partition_count`: consecutive ota_N subtypes from ota_0. */
@@ -65,7 +70,7 @@ function verifies(ctx: OtaContext, p: Partition): boolean {
  * partition, else rewrite otadata to select it with state NEW (UNDEFINED without rollback).
  */
 export function setBootPartition(ctx: OtaContext, partition: Partition): void {
-  const p = ctx.resolve(partition);
+  const p = resolvePartition(ctx, partition);
   const v = verifySlot(ctx.flash, p, { chip: ctx.config.chip, chipRevision: ctx.config.chipRevision });
   if (!v.ok) {
     throw new EspError('ESP_ERR_OTA_VALIDATE_FAILED', `partition '${p.label}' does not hold a valid app: ${v.error.message}`, { cause: v.error });
@@ -121,7 +126,7 @@ export function getBootPartition(ctx: OtaContext): Partition | null {
 
 /** `esp_ota_get_next_update_partition`: the OTA slot after `start` (default: running), wrapping. */
 export function getNextUpdatePartition(ctx: OtaContext, start?: Partition): Partition | null {
-  const from = start ? ctx.resolve(start) : ctx.running;
+  const from = start ? resolvePartition(ctx, start) : ctx.running;
   let first: Partition | null = null;
   let nextIsResult = false;
   for (let i = 0; i < 16; i++) {
@@ -139,7 +144,7 @@ export function getNextUpdatePartition(ctx: OtaContext, start?: Partition): Part
  * whose CRC is right. Not an OTA partition → ESP_ERR_NOT_SUPPORTED; none → ESP_ERR_NOT_FOUND.
  */
 export function getStatePartition(ctx: OtaContext, partition: Partition): number {
-  const p = ctx.resolve(partition);
+  const p = resolvePartition(ctx, partition);
   if (!isOtaApp(p)) throw new EspError('ESP_ERR_NOT_SUPPORTED', `partition '${p.label}' is not an OTA app partition`);
   const od = loadOtadata(ctx);
   if (!od || od.n === 0) throw new EspError('ESP_ERR_NOT_FOUND', 'no otadata partition or no OTA app partitions');

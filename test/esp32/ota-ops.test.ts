@@ -205,7 +205,7 @@ describe('esp_ota_end and esp_ota_abort', () => {
     expect(code(() => dev.otaEnd(h1))).toBe('ESP_ERR_NOT_FOUND');
     const h2 = dev.otaBegin(ota1);
     const img = image('v2').slice();
-    img[5000] ^= 0x01;
+    img[5000] = (img[5000] ?? 0) ^ 0x01;
     dev.otaWrite(h2, img);
     expect(code(() => dev.otaEnd(h2))).toBe('ESP_ERR_OTA_VALIDATE_FAILED');
     expect(code(() => dev.otaWrite(h2, img))).toBe('ESP_ERR_INVALID_ARG');

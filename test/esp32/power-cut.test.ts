@@ -120,7 +120,7 @@ describe('power cut during an update never bricks the device (property)', () => 
 
   it('re-selecting the running slot survives a cut in either otadata behaviour (v5.5 other copy, v6.0 in place)', () => {
     fc.assert(fc.property(fc.constantFrom<IdfVersion>('5.5', '6.0'), fc.boolean(), fc.integer({ min: 0, max: 4096 + 31 }), (idfVersion, rollback, cutAt) => {
-      const p: Params = { rollback, idfVersion, factory: false, image: 0, chunks: [4096], eraseMode: 'unknown', scramble: false };
+      const p: Params = { rollback, idfVersion, factory: false, image: 0, chunks: [4096], eraseMode: 'unknown', scramble: false, earlier: 0 };
       const dev = fresh(p);
       expect(update(dev, p)).toBe(true); // now running ota_1 = v2
       // An update of ota_0 abandoned half-way leaves garbage there (and, on v5.5+, erases its otadata copy).
