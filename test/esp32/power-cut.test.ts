@@ -16,12 +16,16 @@ import { FACTORY_TWO_OTA, TWO_OTA, device, image } from './device-kit.js';
 
 const SIZES = [20 * 1024, 48 * 1024, 80 * 1024] as const;
 const NEW_IMAGES = SIZES.map((s) => image('v2', s));
+/** The same new release with secure_version 1, for anti-rollback builds. */
+const NEW_SECURE = SIZES.map((s) => image('v2', s, 1));
 const OLD = image('v1');
 /** Clean updates run before the one that is cut, so slot and copy roles vary. */
 const EARLIER = [image('p1', 20 * 1024), image('p2', 28 * 1024)];
 
 interface Params {
   readonly rollback: boolean;
+  /** Needs rollback; the new image then carries secure_version 1. */
+  readonly antiRollback: boolean;
   readonly idfVersion: IdfVersion;
   readonly factory: boolean;
   readonly image: number;
@@ -34,6 +38,7 @@ interface Params {
 
 const paramsArb: fc.Arbitrary<Params> = fc.record({
   rollback: fc.boolean(),
+  antiRollback: fc.boolean(),
   idfVersion: fc.constantFrom<IdfVersion>('5.1', '5.4', '5.5', '6.0'),
   factory: fc.boolean(),
   image: fc.nat(SIZES.length - 1),
@@ -46,7 +51,7 @@ const paramsArb: fc.Arbitrary<Params> = fc.record({
 /** A provisioned device after `p.earlier` clean updates; its flash op counter then starts the cut window. */
 function fresh(p: Params): Esp32 {
   const dev = device({
-    config: { rollback: p.rollback, idfVersion: p.idfVersion },
+    config: { rollback: p.rollback || p.antiRollback, antiRollback: p.antiRollback, idfVersion: p.idfVersion },
     table: p.factory ? FACTORY_TWO_OTA : TWO_OTA,
     apps: p.factory ? { factory: OLD } : { ota_0: OLD },
   });
@@ -65,7 +70,7 @@ function isPowerLoss(e: unknown, dev: Esp32): boolean {
 }
 
 /** The whole update to `img` (default: the new image); returns false where power was lost. */
-function update(dev: Esp32, p: Params, img: Uint8Array = NEW_IMAGES[p.image]!): boolean {
+function update(dev: Esp32, p: Params, img: Uint8Array = (p.antiRollback ? NEW_SECURE : NEW_IMAGES)[p.image]!): boolean {
   try {
     if (!dev.boot().ok) return false;
     const target = dev.getNextUpdatePartition()!;
@@ -79,7 +84,7 @@ function update(dev: Esp32, p: Params, img: Uint8Array = NEW_IMAGES[p.image]!): 
     dev.otaEnd(h);
     dev.setBootPartition(target);
     if (!dev.boot().ok) return false;
-    if (p.rollback) dev.markAppValidCancelRollback();
+    if (p.rollback || p.antiRollback) dev.markAppValidCancelRollback();
     return dev.boot().ok;
   } catch (e) {
     if (isPowerLoss(e, dev)) return false;
@@ -113,14 +118,15 @@ describe('power cut during an update never bricks the device (property)', () => 
       if (bootVersion(dev) === old) expect(update(dev, p)).toBe(true);
       expect(bootVersion(dev)).toBe('v2');
       const runningPart = dev.getRunningPartition();
-      if (p.rollback) expect(dev.getStatePartition(runningPart)).toBe(OtaImgState.VALID);
+      if (p.rollback || p.antiRollback) expect(dev.getStatePartition(runningPart)).toBe(OtaImgState.VALID);
+      expect(dev.efuse.readSecureVersion()).toBe(p.antiRollback ? 1 : 0);
     }), { numRuns: 1000 });
     expect(cuts).toBe(1000);
   });
 
   it('re-selecting the running slot survives a cut in either otadata behaviour (v5.5 other copy, v6.0 in place)', () => {
     fc.assert(fc.property(fc.constantFrom<IdfVersion>('5.5', '6.0'), fc.boolean(), fc.integer({ min: 0, max: 4096 + 31 }), (idfVersion, rollback, cutAt) => {
-      const p: Params = { rollback, idfVersion, factory: false, image: 0, chunks: [4096], eraseMode: 'unknown', scramble: false, earlier: 0 };
+      const p: Params = { rollback, antiRollback: false, idfVersion, factory: false, image: 0, chunks: [4096], eraseMode: 'unknown', scramble: false, earlier: 0 };
       const dev = fresh(p);
       expect(update(dev, p)).toBe(true); // now running ota_1 = v2
       // An update of ota_0 abandoned half-way leaves garbage there (and, on v5.5+, erases its otadata copy).
