@@ -1,13 +1,29 @@
 /**
- * Set-based batch writes: each kind of row goes in with ONE `INSERT … SELECT FROM unnest(…)`
- * statement, so a 1,000-message collector batch costs a handful of statements, not 1,000.
- * Every function runs on a transaction runner; the caller COMMITs.
+ * Set-based batch writes: each kind of row goes in with ONE statement whose rows arrive as a
+ * single JSON array parameter (`json_to_recordset`), so a 1,000-message collector batch costs a
+ * handful of statements and parameters, not 1,000. Every function runs on a transaction
+ * runner; the caller COMMITs.
+ *
+ * Device-supplied text may hold NUL, which PostgreSQL text and jsonb cannot store; it becomes
+ * U+FFFD here, so one odd message cannot fail a whole batch.
  */
 import type { SqlRunner } from './sql-port.js';
-import { jsonParam } from './rows.js';
 import type { DeviceAnnounce, EdgeStatusRecord, NewOtaEvent, StatusRecord } from './store.js';
 
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+/** A `\u0000` escape in JSON text (preceded by an even number of backslashes), and its replacement. */
+const NUL_ESCAPE = /(?<!\\)((?:\\\\)*)\\u0000/g;
+
+/** Rows as one JSON text parameter: NUL-free, Dates as ISO strings (JSON.stringify's default). */
+export function rowsParam(rows: readonly object[]): string {
+  // A row's null fields are left out (json_to_recordset reads a missing key as NULL; less text
+  // parses faster). Nulls inside JSON values such as event_data are kept.
+  const compact = rows.map((row) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) if (v !== null && v !== undefined) out[k] = v;
+    return out;
+  });
+  return JSON.stringify(compact).replace(NUL_ESCAPE, '$1\\ufffd');
+}
 
 /** Devices from edge status: last announcement per device wins; a MAC moves to its newest claimant. */
 export async function upsertAnnounced(tx: SqlRunner, list: readonly DeviceAnnounce[], now: Date): Promise<void> {
@@ -17,48 +33,50 @@ export async function upsertAnnounced(tx: SqlRunner, list: readonly DeviceAnnoun
   const byMac = new Map<string, string>(); // mac → device_id, last claimant wins
   for (const d of byDevice.values()) if (d.mac_address) byMac.set(d.mac_address, d.device_id);
   const rows = [...byDevice.values()].map((d) => ({
-    ...d,
-    mac_address: d.mac_address && byMac.get(d.mac_address) === d.device_id ? d.mac_address : null,
+    device_id: d.device_id,
+    device_model: d.device_model,
+    version: d.current_firmware_version ?? null,
+    mac: d.mac_address && byMac.get(d.mac_address) === d.device_id ? d.mac_address : null,
   }));
   if (byMac.size > 0) {
     // devices.mac_address is UNIQUE: release a MAC held by another device before claiming it.
     await tx.query(`UPDATE devices d SET mac_address = NULL
-      FROM unnest($1::text[], $2::text[]) AS i(mac, device_id)
-      WHERE d.mac_address = i.mac AND d.device_id <> i.device_id`, [[...byMac.keys()], [...byMac.values()]]);
+      FROM json_to_recordset($1::json) AS i(mac text, device_id text)
+      WHERE d.mac_address = i.mac AND d.device_id <> i.device_id`,
+    [rowsParam([...byMac].map(([mac, device_id]) => ({ mac, device_id })))]);
   }
-  const at = now.toISOString();
   // collector.py: ON CONFLICT update model, version and last_seen (paku-protocol-facts §1.9).
   await tx.query(`INSERT INTO devices (device_id, device_model, current_firmware_version, mac_address, last_seen, created_at)
-    SELECT i.device_id, i.device_model, i.version, i.mac, $5::timestamptz, $5::timestamptz
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(device_id, device_model, version, mac)
+    SELECT i.device_id, i.device_model, i.version, i.mac, $2::timestamptz, $2::timestamptz
+    FROM json_to_recordset($1::json) AS i(device_id text, device_model text, version text, mac text)
     ON CONFLICT (device_id) DO UPDATE SET
       device_model = EXCLUDED.device_model,
       current_firmware_version = COALESCE(EXCLUDED.current_firmware_version, devices.current_firmware_version),
       mac_address = COALESCE(EXCLUDED.mac_address, devices.mac_address),
-      last_seen = EXCLUDED.last_seen`,
-  [rows.map((r) => r.device_id), rows.map((r) => r.device_model), rows.map((r) => r.current_firmware_version ?? null),
-    rows.map((r) => r.mac_address), at]);
+      last_seen = EXCLUDED.last_seen`, [rowsParam(rows), now.toISOString()]);
 }
 
 export async function insertEdgeStatuses(tx: SqlRunner, list: readonly EdgeStatusRecord[], now: Date): Promise<void> {
   if (list.length === 0) return;
   await tx.query(`INSERT INTO edge_device_status (site_id, device_id, status, ts, created_at)
-    SELECT i.site_id, i.device_id, i.status, i.ts, $5::timestamptz
-    FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[]) AS i(site_id, device_id, status, ts)`,
-  [list.map((r) => r.site_id), list.map((r) => r.device_id), list.map((r) => jsonParam(r.status) ?? 'null'),
-    list.map((r) => iso(r.ts ?? now)), now.toISOString()]);
+    SELECT i.site_id, i.device_id, COALESCE(i.status, 'null'::jsonb), i.ts, $2::timestamptz
+    FROM json_to_recordset($1::json) AS i(site_id text, device_id text, status jsonb, ts timestamptz)`,
+  [rowsParam(list.map((r) => ({ site_id: r.site_id, device_id: r.device_id, status: r.status ?? null, ts: r.ts ?? now }))), now.toISOString()]);
 }
 
 export async function insertEvents(tx: SqlRunner, list: readonly NewOtaEvent[], now: Date): Promise<void> {
   if (list.length === 0) return;
   await tx.query(`INSERT INTO ota_events (event_type, device_id, firmware_version, rollout_id, event_data, created_at, created_by)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::jsonb[], $6::timestamptz[], $7::text[])`,
-  [list.map((e) => e.event_type), list.map((e) => e.device_id ?? null), list.map((e) => e.firmware_version ?? null),
-    list.map((e) => e.rollout_id ?? null), list.map((e) => jsonParam(e.event_data)),
-    list.map((e) => iso(e.created_at ?? now)), list.map((e) => e.created_by ?? null)]);
+    SELECT i.event_type, i.device_id, i.firmware_version, i.rollout_id, i.event_data, i.created_at, i.created_by
+    FROM json_to_recordset($1::json)
+      AS i(event_type text, device_id text, firmware_version text, rollout_id bigint, event_data jsonb, created_at timestamptz, created_by text)`,
+  [rowsParam(list.map((e) => ({
+    event_type: e.event_type, device_id: e.device_id ?? null, firmware_version: e.firmware_version ?? null, rollout_id: e.rollout_id ?? null,
+    event_data: e.event_data ?? null, created_at: e.created_at ?? now, created_by: e.created_by ?? null,
+  })))]);
 }
 
-/** A status record with its times resolved. */
+/** A status record with its times resolved; field names are the JSON keys the SQL reads. */
 interface Resolved {
   device_id: string;
   firmware_version: string | null;
@@ -101,49 +119,51 @@ function fold(a: Resolved, b: Resolved): Resolved {
   };
 }
 
+const RECORD = `AS i(device_id text, firmware_version text, status text, error_message text, progress_percent int,
+  started_at timestamptz, completed_at timestamptz, reported_at timestamptz, metadata jsonb)`;
+
+const INSERT_STATUS = `INSERT INTO device_update_status
+  (device_id, firmware_version, status, error_message, progress_percent, started_at, completed_at, reported_at, metadata)`;
+
 async function insertStatusRows(tx: SqlRunner, rows: readonly Resolved[]): Promise<void> {
   if (rows.length === 0) return;
-  await tx.query(`INSERT INTO device_update_status
-      (device_id, firmware_version, status, error_message, progress_percent, started_at, completed_at, reported_at, metadata)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::timestamptz[], $7::timestamptz[],
-      $8::timestamptz[], $9::jsonb[])`,
-  [rows.map((r) => r.device_id), rows.map((r) => r.firmware_version ?? 'unknown'), rows.map((r) => r.status),
-    rows.map((r) => r.error_message), rows.map((r) => r.progress_percent), rows.map((r) => iso(r.started_at)),
-    rows.map((r) => iso(r.completed_at)), rows.map((r) => iso(r.reported_at)), rows.map((r) => jsonParam(r.metadata))]);
+  await tx.query(`${INSERT_STATUS}
+    SELECT i.device_id, COALESCE(i.firmware_version, 'unknown'), i.status, i.error_message, i.progress_percent, i.started_at,
+      i.completed_at, i.reported_at, i.metadata
+    FROM json_to_recordset($1::json) ${RECORD}`, [rowsParam(rows)]);
 }
 
 /**
  * Update each device's latest row (collector.py's "latest row for the device", §1.9); the
  * devices that have no row yet get one inserted, so a report whose ack was lost still lands.
+ * One statement: the UPDATE is a data-modifying CTE (PostgreSQL runs it even unreferenced), and
+ * the INSERT takes the devices it found no row for.
  */
 async function updateLatest(tx: SqlRunner, rows: readonly Resolved[]): Promise<void> {
   if (rows.length === 0) return;
-  const { rows: hit } = await tx.query<{ device_id: string }>(`WITH i AS (
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int4[], $6::timestamptz[], $7::timestamptz[],
-        $8::timestamptz[], $9::jsonb[])
-        AS i(device_id, firmware_version, status, error_message, progress_percent, started_at, completed_at, reported_at, metadata)
+  await tx.query(`WITH i AS (
+      SELECT * FROM json_to_recordset($1::json) ${RECORD}
     ), t AS (
       SELECT l.id, i.* FROM i CROSS JOIN LATERAL (
         SELECT s.id FROM device_update_status s WHERE s.device_id = i.device_id
         ORDER BY s.reported_at DESC, s.id DESC LIMIT 1) l
+    ), u AS (
+      UPDATE device_update_status d SET
+        status = t.status,
+        firmware_version = CASE WHEN d.firmware_version = 'unknown' AND t.firmware_version IS NOT NULL
+          THEN t.firmware_version ELSE d.firmware_version END,
+        error_message = COALESCE(t.error_message, d.error_message),
+        progress_percent = COALESCE(t.progress_percent, d.progress_percent),
+        started_at = COALESCE(d.started_at, t.started_at),
+        completed_at = COALESCE(t.completed_at, d.completed_at),
+        reported_at = t.reported_at,
+        metadata = COALESCE(t.metadata, d.metadata)
+      FROM t WHERE d.id = t.id
     )
-    UPDATE device_update_status d SET
-      status = t.status,
-      firmware_version = CASE WHEN d.firmware_version = 'unknown' AND t.firmware_version IS NOT NULL
-        THEN t.firmware_version ELSE d.firmware_version END,
-      error_message = COALESCE(t.error_message, d.error_message),
-      progress_percent = COALESCE(t.progress_percent, d.progress_percent),
-      started_at = COALESCE(d.started_at, t.started_at),
-      completed_at = COALESCE(t.completed_at, d.completed_at),
-      reported_at = t.reported_at,
-      metadata = COALESCE(t.metadata, d.metadata)
-    FROM t WHERE d.id = t.id
-    RETURNING d.device_id`,
-  [rows.map((r) => r.device_id), rows.map((r) => r.firmware_version), rows.map((r) => r.status),
-    rows.map((r) => r.error_message), rows.map((r) => r.progress_percent), rows.map((r) => iso(r.started_at)),
-    rows.map((r) => iso(r.completed_at)), rows.map((r) => iso(r.reported_at)), rows.map((r) => jsonParam(r.metadata))]);
-  const updated = new Set(hit.map((h) => h.device_id));
-  await insertStatusRows(tx, rows.filter((r) => !updated.has(r.device_id)));
+    ${INSERT_STATUS}
+    SELECT i.device_id, COALESCE(i.firmware_version, 'unknown'), i.status, i.error_message, i.progress_percent, i.started_at,
+      i.completed_at, i.reported_at, i.metadata
+    FROM i WHERE NOT EXISTS (SELECT 1 FROM t WHERE t.device_id = i.device_id)`, [rowsParam(rows)]);
 }
 
 /**

@@ -27,7 +27,9 @@ export function storeError(e: unknown, doing: string): OtasimError {
   if (code !== undefined && (code.startsWith('08') || code === '57P01' || code === '57P03' || /^E[A-Z]+$/.test(code))) {
     return new StoreError(`database unreachable while ${doing}: ${detail}`, { cause: e, code: 'OTASIM_ERR_STORE_UNREACHABLE' });
   }
-  if (code !== undefined && code.startsWith('23')) {
+  // Class 22 (bad data: NUL bytes, out-of-range numbers), 23 (constraints) and 54 (a value too
+  // deep or large to process) are the data's fault: retrying the same rows cannot succeed.
+  if (code !== undefined && (code.startsWith('22') || code.startsWith('23') || code.startsWith('54'))) {
     return new StoreError(`the database refused the data while ${doing}: ${detail}`, { cause: e, code: 'OTASIM_ERR_STORE_INVALID' });
   }
   return new StoreError(`database error while ${doing}: ${detail}`, { cause: e });

@@ -354,6 +354,18 @@ export function storeSuite(label: string, open: () => Promise<StoreHarness>): vo
         expect(await h.store.listEvents()).toHaveLength(1);
       });
 
+      it('NUL in device-sent text cannot fail a batch: it is stored as U+FFFD; a literal backslash-u0000 stays as typed', async () => {
+        await h.store.ingest({
+          statuses: [{ device_id: 'n', firmware_version: '1', status: 'failed', error_message: 'bad\u0000byte' }],
+          events: [{ event_type: 'update_failed', device_id: 'n', event_data: { 'k\u0000ey': 'v\u0000', literal: '\\u0000', nested: [null, { a: null }] } }],
+          edgeStatuses: [{ site_id: 'paku', device_id: 'n', status: { online: true, friendly_name: '\u0000' } }],
+        });
+        expect((await h.store.listStatus())[0]?.error_message).toBe('bad\ufffdbyte');
+        expect((await h.store.listEvents())[0]?.event_data).toEqual({ 'k\ufffdey': 'v\ufffd', literal: '\\u0000', nested: [null, { a: null }] });
+        const edge = await h.store.rawQuery('SELECT status FROM edge_device_status');
+        expect(edge[0]?.['status']).toEqual({ online: true, friendly_name: '\ufffd' });
+      });
+
       it('a failing ingest leaves nothing behind', async () => {
         await rejectsWith(h.store.ingest({
           devices: [{ device_id: 'x', device_model: 'esp32', current_firmware_version: '1' }],
