@@ -151,6 +151,7 @@ function parseRow(line: string, lineNo: number, tableOffset: number, opts: Parti
 
 /** The label as stored: UTF-8, cut to 16 bytes like the generator's `16s` pack. */
 function storedLabel(name: string, lineNo: number, warnings: string[]): string {
+  if (name.includes('\0')) fail(lineNo, PARTITION_ERR.LABEL, 'the name contains a NUL byte, which would end the stored label early');
   const bytes = new TextEncoder().encode(name);
   if (bytes.length <= PARTITION_LABEL_LEN) return name;
   let cut: string;

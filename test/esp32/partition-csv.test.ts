@@ -174,6 +174,7 @@ RecoveryBTLDR, bootloader, recovery, N/A, N/A
     expect(t.warnings).toEqual(["line 1: name 'a_very_long_partition_name' is 26 bytes; the table stores its first 16, 'a_very_long_part'"]);
     expect(parseError('abcdefghijklmnoé, data, nvs, , 0x4000\n').code).toBe(PARTITION_ERR.LABEL);
     expect(parsePartitionCsv('phy_инит_, data, phy, , 4K\n').partitions[0]?.label).toBe('phy_инит_');
+    expect(parseError('nv\0s, data, nvs, , 0x4000\n').code).toBe(PARTITION_ERR.LABEL);
   });
 
   it('warns, like gen_esp32part, about a name that is a type or subtype keyword of another kind', () => {
