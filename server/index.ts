@@ -15,9 +15,10 @@ import { createMetrics, type ServerMetrics } from './http/metrics.js';
 import { openStore } from './store/open.js';
 import { ArtifactStore } from './store/artifacts.js';
 import type { Store } from './store/store.js';
+import { Collector, Orchestrator } from './mqtt/index.js';
 import { devicesToOffer } from './rollout/offer.js';
 import { meetsMinVersion } from './rollout/versions.js';
-import type { RolloutRow } from './store/store.js';
+import type { ReleaseRow, RolloutRow } from './store/store.js';
 
 export { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 
@@ -33,31 +34,49 @@ export interface OtaServerPorts {
 
 type Closer = () => Promise<void>;
 
+/** The parts a running server is made of. */
+export interface OtaServerParts {
+  /** The resolved, frozen config. */
+  readonly config: ServerConfig;
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080` (the real port when 0 was asked). */
+  readonly url: string;
+  /** `mqtt://host:port` of the broker devices use: the embedded listener, or the external URL. */
+  readonly mqttUrl: string | null;
+  readonly store: Store;
+  readonly artifacts: ArtifactStore;
+  /** The embedded broker, or null with an external one. */
+  readonly broker: EmbeddedBroker | null;
+  /** Connects MQTT clients to the broker the server uses (in memory when embedded). */
+  readonly mqttClientFactory: MqttClientFactory;
+  readonly collector: Collector;
+  readonly orchestrator: Orchestrator;
+  readonly http: FastifyInstance;
+  /** Every HTTP route, with whether it needs the API key. */
+  readonly routes: readonly RouteInfo[];
+  readonly metrics: ServerMetrics;
+  readonly logger: Logger;
+}
+
 /** A running OTA server. Close it with `close()` or `await using`. */
-export class OtaServer implements AsyncDisposable {
+export class OtaServer implements AsyncDisposable, OtaServerParts {
+  readonly config!: ServerConfig;
+  readonly url!: string;
+  readonly mqttUrl!: string | null;
+  readonly store!: Store;
+  readonly artifacts!: ArtifactStore;
+  readonly broker!: EmbeddedBroker | null;
+  readonly mqttClientFactory!: MqttClientFactory;
+  readonly collector!: Collector;
+  readonly orchestrator!: Orchestrator;
+  readonly http!: FastifyInstance;
+  readonly routes!: readonly RouteInfo[];
+  readonly metrics!: ServerMetrics;
+  readonly logger!: Logger;
   #closers: Closer[];
   #closing: Promise<void> | undefined;
 
-  private constructor(
-    /** The resolved, frozen config. */
-    readonly config: ServerConfig,
-    /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080` (the real port when 0 was asked). */
-    readonly url: string,
-    /** `mqtt://host:port` of the broker devices use: the embedded listener, or the external URL. */
-    readonly mqttUrl: string | null,
-    readonly store: Store,
-    readonly artifacts: ArtifactStore,
-    /** The embedded broker, or null with an external one. */
-    readonly broker: EmbeddedBroker | null,
-    /** Connects MQTT clients to the broker the server uses (in memory when embedded). */
-    readonly mqttClientFactory: MqttClientFactory,
-    readonly http: FastifyInstance,
-    /** Every HTTP route, with whether it needs the API key. */
-    readonly routes: readonly RouteInfo[],
-    readonly metrics: ServerMetrics,
-    readonly logger: Logger,
-    closers: Closer[],
-  ) {
+  private constructor(parts: OtaServerParts, closers: Closer[]) {
+    Object.assign(this, parts);
     this.#closers = closers;
   }
 
@@ -93,7 +112,7 @@ export class OtaServer implements AsyncDisposable {
         broker = b;
         closers.push(() => b.close());
         clientFactory = b.clientFactory;
-        mqttUrl = b.url;
+        mqttUrl = b.url?.replace('//0.0.0.0:', '//127.0.0.1:') ?? null;
       } else {
         clientFactory = urlClientFactory(config.broker);
         mqttUrl = config.broker;
@@ -101,29 +120,39 @@ export class OtaServer implements AsyncDisposable {
 
       const metrics = createMetrics(store, { bucketing: config.bucketing, defaultMetrics: ports.defaultMetrics ?? true });
       const topics = makeTopics({ prefix: config.topicPrefix, profile: config.protocol });
-      const targetsOf = async (rollout: RolloutRow): Promise<string[]> => {
-        const release = await store.getRelease(rollout.firmware_version, rollout.device_model);
-        if (release === undefined) return [];
-        const active = await store.listRollouts({ device_model: rollout.device_model, active: true, limit: 100 });
-        const devices = await store.devicesOfModel(rollout.device_model);
-        return devicesToOffer(rollout, release, devices, active, meetsMinVersion, config.bucketing).map((d) => d.device_id);
+      const collector = await Collector.create({ clientFactory, store, topics, logger, metrics });
+      closers.push(() => collector.close());
+
+      // The orchestrator needs the listening URL; rollout changes that arrive first wait for it.
+      let orchestratorReady!: (o: Orchestrator) => void;
+      const orchestrator = new Promise<Orchestrator>((resolve) => { orchestratorReady = resolve; });
+      const offerRollout = async (rollout: RolloutRow): Promise<void> => {
+        const { release, deviceIds } = await pushTargets(store, rollout, config);
+        if (release === undefined || deviceIds.length === 0) {
+          logger.info({ rollout: rollout.name, devices: 0 }, 'rollout change: no device to command');
+          return;
+        }
+        const result = await (await orchestrator).offer(deviceIds, release, { rollout: rollout.name });
+        if (result.failed.length > 0) {
+          logger.warn({ rollout: rollout.name, failed: result.failed.length, first: result.failed[0]?.error.message }, 'some cmd/ota publishes failed');
+        }
       };
 
-      const { app, routes } = await createHttpApp({
-        store, artifacts, config, logger, metrics,
-        onRolloutChange: async (rollout) => {
-          const ids = await targetsOf(rollout);
-          logger.info({ rollout: rollout.name, devices: ids.length, topics: topics.prefix }, 'rollout targets resolved');
-        },
-      });
+      const { app, routes } = await createHttpApp({ store, artifacts, config, logger, metrics, onRolloutChange: offerRollout });
       closers.push(() => app.close());
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+      const orch = await Orchestrator.create({ clientFactory, topics, logger, metrics, downloadBaseUrl: config.publicUrl ?? url });
+      closers.push(() => orch.close());
+      orchestratorReady(orch);
       logger.info({ url, mqtt: mqttUrl, store: store.kind, data: config.data }, `otasim server listening on ${url}`);
-      return new OtaServer(config, url, mqttUrl, store, artifacts, broker, clientFactory, app, routes, metrics, logger, closers);
+      return new OtaServer({
+        config, url, mqttUrl, store, artifacts, broker, mqttClientFactory: clientFactory, collector, orchestrator: orch,
+        http: app, routes, metrics, logger,
+      }, closers);
     } catch (e) {
       await closeAll();
       throw e;
@@ -148,4 +177,19 @@ export class OtaServer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Who gets a `cmd/ota` when `rollout` is created or changed: the registered devices for which it
+ * is the deciding rollout (the rule `/api/firmware/check` applies), not yet on its version, and
+ * meeting its release's `min_version`.
+ */
+export async function pushTargets(store: Store, rollout: RolloutRow, config: Pick<ServerConfig, 'bucketing'>):
+Promise<{ release: ReleaseRow | undefined; deviceIds: string[] }> {
+  const release = await store.getRelease(rollout.firmware_version, rollout.device_model);
+  if (release === undefined || !rollout.is_active) return { release, deviceIds: [] };
+  const active = await store.listRollouts({ device_model: rollout.device_model, active: true, limit: 100 });
+  const devices = await store.devicesOfModel(rollout.device_model);
+  const deviceIds = devicesToOffer(rollout, release, devices, active, meetsMinVersion, config.bucketing).map((d) => d.device_id);
+  return { release, deviceIds };
 }
