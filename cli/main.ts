@@ -45,7 +45,9 @@ function reportError(e: unknown, ctx: CliContext): number {
   const err = e as NodeJS.ErrnoException;
   if (err && typeof err.code === 'string' && typeof err.message === 'string') {
     // File-system errors (ENOENT, EACCES, …) are the user's input: one line, no stack.
-    ctx.stderr.write(`otasim: ${err.code}: ${err.message}\n`);
+    // Node's messages already start with the code ("ENOENT: no such file …").
+    const message = err.message.startsWith(`${err.code}:`) ? err.message : `${err.code}: ${err.message}`;
+    ctx.stderr.write(`otasim: ${message}\n`);
     return EXIT.FAIL;
   }
   ctx.stderr.write(`otasim: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
