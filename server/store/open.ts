@@ -1,6 +1,7 @@
 /** `openStore`: the one way to get a migrated, ready Store (STYLE.md §11 explicit lifecycles). */
 import { mkdir } from 'node:fs/promises';
 import { StoreError } from '../../protocol/errors.js';
+import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import { openPgPort } from './pg-port.js';
 import { openPglitePort } from './pglite-port.js';
@@ -13,7 +14,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Open and migrate a store.
- * - `{data: dir}`: PGlite in `dir` (created if missing; the default embedded store).
+ * - `{data: dir}`: PGlite in `dir` (created if missing; the default embedded store). One store
+ *   per directory: a second open while the first is live throws `OTASIM_ERR_STORE_LOCKED`.
  * - `{memory: true}`: PGlite in memory (tests, throwaway rehearsals).
  * - `{database: url, schema?}`: PostgreSQL; with `schema`, tables live in that schema
  *   (created if missing) via `search_path`.
@@ -32,7 +34,14 @@ export async function openStore(where: StoreLocation, opts: StoreOptions = {}): 
       });
     } else if ('data' in where) {
       await mkdir(where.data, { recursive: true });
-      port = await openPglitePort(where.data);
+      const unlock = await lockDataDir(where.data);
+      try {
+        const inner = await openPglitePort(where.data);
+        port = { ...inner, close: () => inner.close().finally(unlock) };
+      } catch (e) {
+        await unlock();
+        throw e;
+      }
     } else {
       port = await openPglitePort(undefined);
     }

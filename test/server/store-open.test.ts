@@ -1,5 +1,5 @@
 /** openStore: the three locations, persistence across reopen, typed failures, concurrent migration. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,25 @@ describe('openStore: PGlite', () => {
       expect(await again.listStatus()).toHaveLength(1);
       const migrations = await again.rawQuery('SELECT COUNT(*) AS n FROM schema_migrations');
       expect(Number(migrations[0]?.['n'])).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('one store per data directory: a second open is refused until the first closes; a dead owner\'s lock is taken over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otasim-lock-'));
+    try {
+      const first = await openStore({ data: dir });
+      const e = await openStore({ data: dir }).then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(OtasimError);
+      expect((e as OtasimError).code).toBe('OTASIM_ERR_STORE_LOCKED');
+      expect((e as OtasimError).message).toMatch(String(process.pid));
+      await first.close();
+      const second = await openStore({ data: dir });
+      await second.close();
+      // A crashed owner leaves its lock behind; its pid no longer runs.
+      await writeFile(join(dir, 'otasim.lock'), '2147483646\n');
+      await (await openStore({ data: dir })).close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
