@@ -3,6 +3,7 @@ import type { CliContext } from '../context.js';
 import { imageCommand } from './image.js';
 import { partitionsCommand } from './partitions.js';
 import { flashCommand } from './flash.js';
+import { serverCommand } from './server.js';
 
 /** Every top-level command, one module per file. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -10,4 +11,5 @@ export const commands: ReadonlyArray<(ctx: CliContext) => CommandModule<any, any
   imageCommand,
   partitionsCommand,
   flashCommand,
+  serverCommand,
 ];

@@ -44,7 +44,7 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Path parameters are slugs of ≤ 128 characters; longer ones are refused by the router (414).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Router-level failures (bad URL encoding, over-long params) get the same error body.
     frameworkErrors: (err, req, reply) => errorHandler(deps.logger)(err, req, reply),
   });
