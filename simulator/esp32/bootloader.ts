@@ -22,6 +22,7 @@ import { bootPartitions, type BootPartitions } from './partition-find.js';
 import {
   PARTITION_TABLE_MAX_LEN, decodePartitionTable, type DecodedPartitionTable, type Partition,
 } from './partition-table.js';
+import { bootVerifyOptions } from './signature-policy.js';
 import { readSlotAppDesc, verifySlot } from './slot-verify.js';
 
 /** Bootloader partition indices (ESP-IDF bootloader_config.h); 0..15 are OTA slots. */
@@ -100,7 +101,8 @@ function boot(dev: BootDevice, log: string[]): BootResult {
   const chip = CHIPS[config.chip];
   if (config.checkBootloaderImage) {
     const region = { offset: chip.bootloaderOffset, size: config.partitionTableOffset - chip.bootloaderOffset };
-    const v = verifySlot(flash, region, { chip: config.chip, bootloader: true, chipRevision: config.chipRevision });
+    // With Secure Boot v2 the ROM checks the bootloader's signature against the eFuse digests.
+    const v = verifySlot(flash, region, bootVerifyOptions(config, true));
     if (!v.ok) return fail('bootloader-invalid', log, `ROM: invalid 2nd-stage bootloader at 0x${hex(region.offset)}: ${v.error.message}`);
   }
   const table = readTable(flash, config.partitionTableOffset);
@@ -218,7 +220,8 @@ function loadBootImage(dev: BootDevice, bp: BootPartitions, table: DecodedPartit
 
 /** Verify `part` (and its secure_version with anti-rollback); its descriptor, or undefined when it cannot boot. */
 function tryLoad(dev: BootDevice, part: Partition, log: string[]): AppDesc | null | undefined {
-  const v = verifySlot(dev.flash, part, { chip: dev.config.chip, chipRevision: dev.config.chipRevision });
+  // Secure Boot v2 (CONFIG_SECURE_SIGNED_ON_BOOT): the signature replaces the plain hash (facts §3.7 step 9).
+  const v = verifySlot(dev.flash, part, bootVerifyOptions(dev.config));
   if (!v.ok) {
     note(log, `boot: partition '${part.label}' does not hold a valid app (${v.error.code}): ${v.error.message}`);
     return undefined;

@@ -6,6 +6,7 @@
 import { ConfigError } from '../../protocol/errors.js';
 import { isChipName, type ChipName } from './chips.js';
 import { PARTITION_TABLE_OFFSET } from './partition-table.js';
+import { resolveSecureBoot, type ResolvedSecureBoot, type SecureBootConfig } from './signature-policy.js';
 
 /** ESP-IDF releases whose OTA behaviour differs somewhere (facts §9). */
 export const IDF_VERSIONS = ['4.4', '5.0', '5.1', '5.2', '5.3', '5.4', '5.5', '6.0', '6.1'] as const;
@@ -35,6 +36,19 @@ export interface Esp32BuildConfig {
    * the (built-in, emulated) bootloader runs. Default false: the bootloader region may stay blank.
    */
   readonly checkBootloaderImage?: boolean;
+  /**
+   * Secure Boot v2 is enabled (`CONFIG_SECURE_BOOT_V2_ENABLED`): the bootloader checks each app's
+   * signature against these eFuse key digests instead of the plain hash, and so do esp_ota_end and
+   * esp_ota_set_boot_partition. Default: off.
+   */
+  readonly secureBoot?: SecureBootConfig;
+  /**
+   * `CONFIG_SECURE_SIGNED_ON_UPDATE`: esp_ota_end / esp_ota_set_boot_partition verify the new image's
+   * signature. Always on with `secureBoot`; without it this is
+   * `CONFIG_SECURE_SIGNED_ON_UPDATE_NO_SECURE_BOOT`: the running app's first signature block names the
+   * trusted key and only the new image's first block is read. Default: on with `secureBoot`, else off.
+   */
+  readonly signedOnUpdate?: boolean;
 }
 
 export interface ResolvedEsp32Config {
@@ -45,6 +59,9 @@ export interface ResolvedEsp32Config {
   readonly chipRevision: number | undefined;
   readonly partitionTableOffset: number;
   readonly checkBootloaderImage: boolean;
+  /** Null when Secure Boot v2 is off. */
+  readonly secureBoot: ResolvedSecureBoot | null;
+  readonly signedOnUpdate: boolean;
 }
 
 const resolved = new WeakMap<Esp32BuildConfig, ResolvedEsp32Config>();
@@ -70,9 +87,14 @@ export function resolveEsp32Config(c: Esp32BuildConfig): ResolvedEsp32Config {
   if (c.chipRevision !== undefined && (!Number.isInteger(c.chipRevision) || c.chipRevision < 0 || c.chipRevision > 0xffff)) {
     throw new ConfigError(`chipRevision ${c.chipRevision} must be major×100+minor (0..65535)`);
   }
+  const secureBoot = c.secureBoot === undefined ? null : resolveSecureBoot(c.chip, c.secureBoot);
+  if (secureBoot !== null && c.signedOnUpdate === false) {
+    throw new ConfigError('signedOnUpdate cannot be off with secureBoot (CONFIG_SECURE_BOOT_V2_ENABLED always sets CONFIG_SECURE_SIGNED_ON_UPDATE)');
+  }
   const out = Object.freeze({
     chip: c.chip, rollback, antiRollback, idfVersion, chipRevision: c.chipRevision, partitionTableOffset,
     checkBootloaderImage: c.checkBootloaderImage ?? false,
+    secureBoot, signedOnUpdate: secureBoot !== null || (c.signedOnUpdate ?? false),
   });
   resolved.set(c, out);
   return out;

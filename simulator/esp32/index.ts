@@ -16,6 +16,7 @@ export * from './partition-verify.js';
 
 // Secure Boot v2.
 export * from './secure-boot.js';
+export { secureBootBlocks, type ResolvedSecureBoot, type SecureBootConfig } from './signature-policy.js';
 
 // Flash, otadata, eFuse.
 export * from './flash.js';

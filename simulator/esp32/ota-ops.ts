@@ -11,6 +11,7 @@ import { OtaImgState } from './otadata.js';
 import { isOtaApp, partitionErase, partitionWrite, samePartition } from './partition-io.js';
 import type { Partition } from './partition-table.js';
 import { getStatePartition, invalidateInactiveOtadata, resolvePartition, type OtaContext } from './ota-select.js';
+import { updateVerifyOptions } from './signature-policy.js';
 import { rememberVerified, verifySlot } from './slot-verify.js';
 
 /** `OTA_SIZE_UNKNOWN`: erase the whole partition in esp_ota_begin. */
@@ -136,13 +137,16 @@ export function otaEnd(ctx: OtaContext, handles: OtaHandles, handle: number): vo
   if (!h) throw new EspError('ESP_ERR_NOT_FOUND', `no open OTA handle ${handle}`);
   handles.close(handle);
   if (h.wrote === 0) throw new EspError('ESP_ERR_INVALID_ARG', 'esp_ota_end with nothing written');
-  const opts = { chip: ctx.config.chip, chipRevision: ctx.config.chipRevision };
+  // CONFIG_SECURE_SIGNED_ON_UPDATE: the signature replaces the plain hash (signature-policy.ts).
+  const opts = updateVerifyOptions(ctx);
   const v = verifySlot(ctx.flash, h.partition, opts);
   if (!v.ok) {
     throw new EspError('ESP_ERR_OTA_VALIDATE_FAILED', `image in '${h.partition.label}' failed verification: ${v.error.message}`,
       { cause: v.error });
   }
-  adopt(ctx, h.partition, v.bytes.subarray(0, v.info.size), opts, v.info);
+  // A signed image is shared with its signature sector, so later signed checks read it from the pool too.
+  const len = v.info.signature === null ? v.info.size : roundUpToSector(v.info.size) + SECTOR_SIZE;
+  adopt(ctx, h.partition, v.bytes.subarray(0, len), opts, v.info);
 }
 
 /** `esp_ota_abort`: free the handle; flash is left as it is. */

@@ -17,6 +17,7 @@ import { eraseOtadata, eraseOtadataCopy, readOtadata, writeOtadataCopy } from '.
 import { factoryPartition, otaSlot, otadataPartition, testPartition } from './partition-find.js';
 import { isOtaApp, partitionErase, samePartition } from './partition-io.js';
 import type { Partition, PartitionTable } from './partition-table.js';
+import { updateVerifyOptions } from './signature-policy.js';
 import { readSlotAppDesc, verifySlot } from './slot-verify.js';
 
 /** What the OTA API of a running app works on. */
@@ -61,7 +62,7 @@ function loadOtadata(ctx: OtaContext): Otadata | undefined {
 }
 
 function verifies(ctx: OtaContext, p: Partition): boolean {
-  return verifySlot(ctx.flash, p, { chip: ctx.config.chip, chipRevision: ctx.config.chipRevision }).ok;
+  return verifySlot(ctx.flash, p, updateVerifyOptions(ctx)).ok;
 }
 
 /**
@@ -71,7 +72,8 @@ function verifies(ctx: OtaContext, p: Partition): boolean {
  */
 export function setBootPartition(ctx: OtaContext, partition: Partition): void {
   const p = resolvePartition(ctx, partition);
-  const v = verifySlot(ctx.flash, p, { chip: ctx.config.chip, chipRevision: ctx.config.chipRevision });
+  // CONFIG_SECURE_SIGNED_ON_UPDATE: the signature replaces the plain hash (signature-policy.ts).
+  const v = verifySlot(ctx.flash, p, updateVerifyOptions(ctx));
   if (!v.ok) {
     throw new EspError('ESP_ERR_OTA_VALIDATE_FAILED', `partition '${p.label}' does not hold a valid app: ${v.error.message}`, { cause: v.error });
   }

@@ -10,6 +10,7 @@ import type { ChipName } from './chips.js';
 import type { Flash } from './flash.js';
 import { memoOnBuffer } from './image-pool.js';
 import type { Partition } from './partition-table.js';
+import type { VerifySignatureOptions } from './secure-boot.js';
 import { APP_DESC_OFFSET } from './app-image.js';
 
 export type SlotVerdict =
@@ -21,17 +22,28 @@ export interface SlotVerifyOptions {
   readonly chipRevision?: number | undefined;
   /** Verify as a 2nd-stage bootloader image. Default false. */
   readonly bootloader?: boolean;
+  /** Check the Secure Boot v2 signature instead of the plain hash (see signature-policy.ts). Default: plain hash. */
+  readonly signature?: VerifySignatureOptions | undefined;
 }
 
 function optsFor(o: SlotVerifyOptions, partitionSize: number): VerifyOptions {
   return {
     chip: o.chip, partitionSize, bootloader: o.bootloader ?? false,
     ...(o.chipRevision === undefined ? {} : { chipRevision: o.chipRevision }),
+    ...(o.signature === undefined ? {} : { signature: o.signature }),
   };
 }
 
+// The memo key names everything the verdict depends on, the signature policy included, so a verdict
+// reached under the plain hash (or other trusted keys) never answers a signed check.
 function keyFor(o: SlotVerifyOptions, region: Region, len: number): string {
-  return `verify:${o.chip}:${o.chipRevision ?? '-'}:${o.bootloader ? 'bl' : 'app'}:${region.size}:${len}`;
+  return `verify:${o.chip}:${o.chipRevision ?? '-'}:${o.bootloader ? 'bl' : 'app'}:${region.size}:${len}:${signatureKey(o.signature)}`;
+}
+
+function signatureKey(s: VerifySignatureOptions | undefined): string {
+  if (s === undefined) return 'hash';
+  const trusted = s.trustedKeyDigests === undefined ? 'any' : s.trustedKeyDigests.map((d) => Buffer.from(d).toString('hex')).join(',');
+  return `sig:${s.scheme ?? '*'}:${s.maxBlocks ?? 3}:${trusted}`;
 }
 
 function attempt(bytes: Uint8Array, opts: VerifyOptions): SlotVerdict {
