@@ -202,6 +202,17 @@ export class MqttError extends OtasimError {
   }
 }
 
+/** A flash image (`otasim flash inspect`: a merged or read-back dump written at 0x0) that cannot be examined:
+ * `OTASIM_ERR_FLASH_EMPTY` (0 bytes), `OTASIM_ERR_FLASH_TOO_LARGE` (beyond the largest ESP32 flash, 128 MiB),
+ * `OTASIM_ERR_FLASH_CHIP` (no bootloader header names the chip), or `OTASIM_ERR_FLASH_NO_BOOT` (it was
+ * examined, and the bootloader would boot nothing from it). */
+export class FlashImageError extends OtasimError {
+  constructor(code: 'OTASIM_ERR_FLASH_EMPTY' | 'OTASIM_ERR_FLASH_TOO_LARGE' | 'OTASIM_ERR_FLASH_CHIP' | 'OTASIM_ERR_FLASH_NO_BOOT',
+    message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
