@@ -26,7 +26,8 @@ export interface BuildImageOptions {
   readonly secureVersion?: number;
   /**
    * Approximate total image size in bytes, appended SHA-256 included; 1 KiB to 16 MiB, and no more than
-   * the chip's IROM and DROM windows can map (about 7 MiB on esp32, 8 MiB on esp32c3/c6; ConfigError beyond).
+   * the chip's IROM and DROM windows can map (about 7.3 MiB on esp32, 4 MiB on esp32c2, 8 MiB on
+   * esp32c3/c6/h2/c61/h21/h4, 16 MiB elsewhere; ConfigError beyond).
    * Default 192 KiB. The result is roundUp(size, 16) bytes, or up to 48 bytes more on esp32 when esptool's
    * 0x24 end-of-segment workaround pads a flash segment.
    */
