@@ -1,14 +1,13 @@
 /**
  * One PGlite per data directory. PGlite runs PostgreSQL single-user inside the process and does
- * not guard its data directory, so two servers on one `--data` would corrupt it. The lock is a
- * file holding the owner's pid, created exclusively; a lock whose process is gone (a crash,
+ * not guard its data directory, so two servers on one `--data` would corrupt it. The lock is the
+ * file `<dir>.lock` beside the directory (not inside it, so a dump of the directory never carries
+ * it), holding the owner's pid, created exclusively; a lock whose process is gone (a crash,
  * SIGKILL) is stale and is taken over.
  */
 import { open, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { StoreError } from '../../protocol/errors.js';
-
-const LOCK_FILE = 'otasim.lock';
 
 function alive(pid: number): boolean {
   try {
@@ -21,7 +20,7 @@ function alive(pid: number): boolean {
 
 /** Take the lock on `dir`; resolves with its release. Throws `OTASIM_ERR_STORE_LOCKED` when a live process holds it. */
 export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
-  const path = join(dir, LOCK_FILE);
+  const path = `${resolve(dir)}.lock`;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await open(path, 'wx');

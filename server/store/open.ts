@@ -1,10 +1,13 @@
 /** `openStore`: the one way to get a migrated, ready Store (STYLE.md §11 explicit lifecycles). */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StoreError } from '../../protocol/errors.js';
 import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import { openPgPort } from './pg-port.js';
-import { openPglitePort } from './pglite-port.js';
+import { openPglitePort, type PglitePort } from './pglite-port.js';
+import { dropTemplate, readTemplate, writeTemplate } from './pglite-template.js';
 import type { SqlPort } from './sql-port.js';
 import { SqlStore, storeError } from './sql-store.js';
 import type { Store, StoreLocation, StoreOptions } from './store.js';
@@ -13,16 +16,41 @@ import type { Store, StoreLocation, StoreOptions } from './store.js';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
+ * Open PGlite, from the cached template when the directory is fresh and a template exists.
+ * Returns whether the directory was fresh and no template was used (then one should be saved).
+ */
+async function openPglite(dataDir: string | undefined, templateDir: string | undefined): Promise<{ port: PglitePort; saveTemplate: boolean }> {
+  const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'));
+  if (!fresh || templateDir === undefined) return { port: await openPglitePort(dataDir), saveTemplate: false };
+  const template = await readTemplate(templateDir);
+  if (template !== undefined) {
+    try {
+      return { port: await openPglitePort(dataDir, { loadDataDir: template }), saveTemplate: false };
+    } catch {
+      // A damaged template: forget it, empty what it half-wrote, and take the slow path.
+      await dropTemplate(templateDir);
+      if (dataDir !== undefined) {
+        for (const f of await readdir(dataDir)) await rm(join(dataDir, f), { recursive: true, force: true });
+      }
+    }
+  }
+  return { port: await openPglitePort(dataDir), saveTemplate: true };
+}
+
+/**
  * Open and migrate a store.
  * - `{data: dir}`: PGlite in `dir` (created if missing; the default embedded store). One store
- *   per directory: a second open while the first is live throws `OTASIM_ERR_STORE_LOCKED`.
+ *   per directory: a second open while the first is live throws `OTASIM_ERR_STORE_LOCKED`
+ *   (the lock is the file `<dir>.lock` beside it).
  * - `{memory: true}`: PGlite in memory (tests, throwaway rehearsals).
  * - `{database: url, schema?}`: PostgreSQL; with `schema`, tables live in that schema
  *   (created if missing) via `search_path`.
+ * With `opts.pgliteTemplateDir`, a fresh PGlite starts from a cached template (seconds faster).
  * Throws `StoreError` (`OTASIM_ERR_STORE_UNREACHABLE`, `OTASIM_ERR_STORE_MIGRATION`, …).
  */
 export async function openStore(where: StoreLocation, opts: StoreOptions = {}): Promise<Store> {
   let port: SqlPort;
+  let pglite: { port: PglitePort; saveTemplate: boolean } | undefined;
   try {
     if ('database' in where) {
       if (where.schema !== undefined && !SCHEMA_NAME.test(where.schema)) {
@@ -36,14 +64,16 @@ export async function openStore(where: StoreLocation, opts: StoreOptions = {}): 
       await mkdir(where.data, { recursive: true });
       const unlock = await lockDataDir(where.data);
       try {
-        const inner = await openPglitePort(where.data);
+        pglite = await openPglite(where.data, opts.pgliteTemplateDir);
+        const inner = pglite.port;
         port = { ...inner, close: () => inner.close().finally(unlock) };
       } catch (e) {
         await unlock();
         throw e;
       }
     } else {
-      port = await openPglitePort(undefined);
+      pglite = await openPglite(undefined, opts.pgliteTemplateDir);
+      port = pglite.port;
     }
   } catch (e) {
     const err = storeError(e, 'opening the store');
@@ -54,6 +84,9 @@ export async function openStore(where: StoreLocation, opts: StoreOptions = {}): 
   }
   try {
     await migrate(port);
+    if (pglite?.saveTemplate && opts.pgliteTemplateDir !== undefined) {
+      await writeTemplate(opts.pgliteTemplateDir, await pglite.port.dumpDataDir());
+    }
   } catch (e) {
     await port.close().catch(() => {});
     throw storeError(e, 'migrating the schema');

@@ -2,13 +2,23 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { SqlPort, SqlRow, SqlRunner } from './sql-port.js';
 
+/** A PGlite port can also dump its data directory (for the template cache). */
+export interface PglitePort extends SqlPort {
+  /** The data directory as a gzipped tar. */
+  dumpDataDir(): Promise<Blob>;
+}
+
 /**
- * Open PGlite in `dataDir` (created if missing) or, with `undefined`, in memory.
+ * Open PGlite in `dataDir` (created if missing) or, with `undefined`, in memory; with
+ * `loadDataDir`, a fresh directory starts as a copy of that tar instead of running initdb.
  * PGlite serves one connection; its `transaction()` holds an exclusive lock for the callback,
  * so concurrent transactions queue rather than interleave.
  */
-export async function openPglitePort(dataDir: string | undefined): Promise<SqlPort> {
-  const db = dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir });
+export async function openPglitePort(dataDir: string | undefined, opts: { loadDataDir?: Blob } = {}): Promise<PglitePort> {
+  const db = await PGlite.create({
+    ...(dataDir !== undefined ? { dataDir } : {}),
+    ...(opts.loadDataDir !== undefined ? { loadDataDir: opts.loadDataDir } : {}),
+  });
   const runner = (q: PGlite | Transaction): SqlRunner => ({
     async query<R extends SqlRow = SqlRow>(sql: string, params?: readonly unknown[]) {
       const r = await q.query<R>(sql, params === undefined ? undefined : [...params]);
@@ -24,6 +34,7 @@ export async function openPglitePort(dataDir: string | undefined): Promise<SqlPo
     query: top.query,
     exec: top.exec,
     transaction: (fn) => db.transaction((tx) => fn(runner(tx))),
+    dumpDataDir: () => db.dumpDataDir('gzip'),
     close: () => db.close(),
   };
 }

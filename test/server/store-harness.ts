@@ -10,6 +10,7 @@ import pg from 'pg';
 import { migrate } from '../../server/store/migrate.js';
 import { openPgPort, quoteIdent } from '../../server/store/pg-port.js';
 import { openPglitePort } from '../../server/store/pglite-port.js';
+import { readTemplate, writeTemplate } from '../../server/store/pglite-template.js';
 import type { SqlPort } from '../../server/store/sql-port.js';
 import { SqlStore } from '../../server/store/sql-store.js';
 import type { Store } from '../../server/store/store.js';
@@ -59,11 +60,17 @@ function harness(port: SqlPort, extra: Partial<StoreHarness> & { close: () => Pr
   };
 }
 
+/** Where tests cache the fresh-PGlite template (a few MB, keyed by PGlite version and schema). */
+export const TEST_TEMPLATE_DIR = join(tmpdir(), 'otasim-test-pglite-template');
+
 /** PGlite; `onDisk` puts it in a fresh tmp data dir that close() removes. */
 export async function openPgliteHarness(onDisk = false): Promise<StoreHarness> {
   const dir = onDisk ? await mkdtemp(join(tmpdir(), 'otasim-store-')) : undefined;
-  const port = await openPglitePort(dir);
+  // The same template cache openStore uses, so every suite after the first skips initdb.
+  const template = await readTemplate(TEST_TEMPLATE_DIR);
+  const port = await openPglitePort(dir, template === undefined ? {} : { loadDataDir: template });
   await migrate(port);
+  if (template === undefined) await writeTemplate(TEST_TEMPLATE_DIR, await port.dumpDataDir());
   return harness(port, { close: async () => { if (dir) await rm(dir, { recursive: true, force: true }); } });
 }
 

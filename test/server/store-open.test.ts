@@ -1,5 +1,6 @@
 /** openStore: the three locations, persistence across reopen, typed failures, concurrent migration. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -35,17 +36,59 @@ describe('openStore: PGlite', () => {
   it('one store per data directory: a second open is refused until the first closes; a dead owner\'s lock is taken over', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'otasim-lock-'));
     try {
-      const first = await openStore({ data: dir });
-      const e = await openStore({ data: dir }).then(() => undefined, (x: unknown) => x);
+      const db = join(dir, 'db');
+      const first = await openStore({ data: db });
+      const e = await openStore({ data: db }).then(() => undefined, (x: unknown) => x);
       expect(e).toBeInstanceOf(OtasimError);
       expect((e as OtasimError).code).toBe('OTASIM_ERR_STORE_LOCKED');
       expect((e as OtasimError).message).toMatch(String(process.pid));
       await first.close();
-      const second = await openStore({ data: dir });
+      expect(existsSync(`${db}.lock`)).toBe(false);
+      const second = await openStore({ data: db });
       await second.close();
       // A crashed owner leaves its lock behind; its pid no longer runs.
-      await writeFile(join(dir, 'otasim.lock'), '2147483646\n');
-      await (await openStore({ data: dir })).close();
+      await writeFile(`${db}.lock`, '2147483646\n');
+      await (await openStore({ data: db })).close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a fresh data directory starts from the cached template; the template holds the schema, never data', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otasim-tpl-'));
+    const cache = join(dir, 'cache');
+    try {
+      {
+        await using first = await openStore({ data: join(dir, 'a') }, { pgliteTemplateDir: cache });
+        await first.checkIn({ device_id: 'only-in-a', device_model: 'esp32', current_firmware_version: '1' });
+      }
+      const files = await readdir(cache);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^pglite-\d+\.\d+\.\d+-schema-[0-9a-f]{16}\.tar\.gz$/);
+      await using second = await openStore({ data: join(dir, 'b') }, { pgliteTemplateDir: cache });
+      expect(await second.getDevice('only-in-a')).toBeUndefined();
+      expect((await second.rawQuery('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r['version']))).toEqual([1, 2]);
+      await second.checkIn({ device_id: 'b1', device_model: 'esp32', current_firmware_version: '1' });
+      expect((await second.listDevices()).map((d) => d.device_id)).toEqual(['b1']);
+      expect(existsSync(join(dir, 'b', 'PG_VERSION'))).toBe(true);
+      await using mem = await openStore({ memory: true }, { pgliteTemplateDir: cache });
+      expect(await mem.listDevices()).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a damaged template is dropped and rebuilt; the store still opens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otasim-tpl-'));
+    const cache = join(dir, 'cache');
+    try {
+      await (await openStore({ memory: true }, { pgliteTemplateDir: cache })).close();
+      const [name] = await readdir(cache);
+      await writeFile(join(cache, name!), 'not a tar at all');
+      await using store = await openStore({ data: join(dir, 'd') }, { pgliteTemplateDir: cache });
+      await store.checkIn({ device_id: 'x', device_model: 'esp32', current_firmware_version: '1' });
+      const { size } = await import('node:fs/promises').then((fs) => fs.stat(join(cache, name!)));
+      expect(size).toBeGreaterThan(100_000);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
