@@ -14,6 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'verify-throughput.js' },
   { file: 'device-rss.js', nodeArgs: ['--expose-gc'] },
+  { file: 'ingest.js' },
 ];
 
 let failed = 0;
