@@ -1,11 +1,15 @@
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import type { CliContext } from '../context.js';
+import { flashInspectCommand } from './flash-inspect.js';
 
-/** `otasim flash …`: placeholder until implemented. */
-export function flashCommand(_ctx: CliContext): CommandModule {
+/** `otasim flash inspect`: whole flash images, examined as the device meets them at power-on. */
+export function flashCommand(ctx: CliContext): CommandModule {
   return {
     command: 'flash',
-    describe: 'flash tools (not yet implemented)',
+    describe: 'Inspect whole ESP32 flash images (merged or dumped): what they hold and what would boot',
+    builder: (y: Argv) => y
+      .command(flashInspectCommand(ctx))
+      .demandCommand(1, 'Name a flash command: inspect.'),
     handler: () => undefined,
   };
 }

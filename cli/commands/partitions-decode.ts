@@ -54,7 +54,8 @@ function refuseCsv(bytes: Uint8Array, file: string): void {
   }
 }
 
-function toJson(t: DecodedPartitionTable): object {
+/** The `--format json` document of a decoded table (`otasim flash inspect` reuses it). */
+export function toJson(t: DecodedPartitionTable): { partitions: object[]; md5: string | null } {
   return {
     partitions: t.partitions.map((p) => ({
       label: p.label, type: p.type, subtype: p.subtype, offset: p.offset, size: p.size, flags: p.flags,

@@ -8,10 +8,10 @@
  * boot's seq) are reported as `wouldWrite`; the copies are reported as they are in the file.
  * Facts: ../shared/reference/esp-idf-ota-facts.md §1, §2.5, §2.8, §3.7, §7.
  */
-import { ConfigError, FlashImageError, OtasimError } from '../../protocol/errors.js';
+import { ConfigError, FlashImageError, OtasimError, PARTITION_ERR } from '../../protocol/errors.js';
 import { inspectImage, type ImageInspection, type VerifyOptions } from './app-image.js';
 import { runBootloader, type BootFailure } from './bootloader.js';
-import { CHIPS, type ChipName } from './chips.js';
+import { CHIPS, isChipName, type ChipName } from './chips.js';
 import { Efuse } from './efuse.js';
 import { resolveEsp32Config } from './esp32-config.js';
 import { Flash } from './flash.js';
@@ -78,24 +78,30 @@ export function inspectFlash(bytes: Uint8Array, opts: FlashInspectOptions = {}):
   if (bytes.length > MAX_FLASH_SIZE) {
     throw new FlashImageError('OTASIM_ERR_FLASH_TOO_LARGE', `the flash image is ${bytes.length} bytes, more than the largest ESP32 flash (128 MiB)`);
   }
+  if (opts.chip !== undefined && !isChipName(opts.chip)) throw new ConfigError(`unknown chip '${String(opts.chip)}'`);
   const chip = opts.chip ?? detectChip(bytes);
   const tableOffset = opts.tableOffset ?? PARTITION_TABLE_OFFSET;
+  const blOffset = CHIPS[chip].bootloaderOffset;
+  const notes: string[] = [];
+  const { size: flashSize, source: flashSizeSource } = chooseFlashSize(bytes, blOffset, opts.flashSize, notes);
+  if (!Number.isInteger(tableOffset) || tableOffset <= blOffset || tableOffset + PARTITION_TABLE_MAX_LEN > flashSize) {
+    throw new ConfigError(`table offset 0x${tableOffset.toString(16)} must lie after ${chip}'s bootloader at 0x${blOffset.toString(16)} `
+      + `and inside the ${flashSizeName(flashSize)} flash`);
+  }
   const config = resolveEsp32Config({
     chip, rollback: opts.rollback ?? true, partitionTableOffset: tableOffset, checkBootloaderImage: true,
     ...(opts.secureBoot === undefined ? {} : { secureBoot: opts.secureBoot }),
   });
-  const blOffset = CHIPS[chip].bootloaderOffset;
-  const notes: string[] = [];
-  const { size: flashSize, source: flashSizeSource } = chooseFlashSize(bytes, blOffset, opts.flashSize, notes);
-  if (tableOffset <= blOffset || tableOffset + PARTITION_TABLE_MAX_LEN > flashSize) {
-    throw new ConfigError(`table offset 0x${tableOffset.toString(16)} must lie after ${chip}'s bootloader at 0x${blOffset.toString(16)} `
-      + `and inside the ${flashSizeName(flashSize)} flash`);
-  }
   const flash = Flash.create(flashSize, [{ addr: 0, data: bytes.subarray(0, Math.min(bytes.length, flashSize)) }]);
 
   const blSize = tableOffset - blOffset;
   const bootloader = { offset: blOffset, size: blSize, image: inspectImage(flash.read(blOffset, blSize), verifyOpts(bootVerifyOptions(config, true), blSize)) };
   const partitionTable = readTable(flash, tableOffset);
+  if (partitionTable.error?.code === PARTITION_ERR.BOUNDS && flashSizeSource === 'bootloader-header') {
+    notes.push(`the bootloader header's flash size (${flashSizeName(flashSize)}) bounds the table, and a device running this bootloader `
+      + 'refuses it too; esptool --flash_size (or CONFIG_ESPTOOLPY_FLASHSIZE) writes the real size into the header, and the '
+      + 'flash-size option (--flash-size) inspects as if it had');
+  }
   const table = partitionTable.table;
   const bp = table === null ? null : bootPartitions(table);
   const otadata = otadataReport(flash, bp);

@@ -25,6 +25,7 @@ export { seededRng, type PowerCut, type PowerCutOptions, type Rng } from './powe
 export * from './otadata.js';
 export * from './otadata-store.js';
 export * from './efuse.js';
+export { inspectFlash, type ErrorInfo, type FlashInspectOptions, type FlashInspection, type OtadataCopyReport, type OtadataReport, type OtadataWrite } from './flash-inspect.js';
 export { ImagePool, memoOnBuffer, sha256Hex } from './image-pool.js';
 
 // The device: configuration, provisioning, bootloader, OTA API.
