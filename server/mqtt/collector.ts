@@ -103,6 +103,11 @@ function classify(error: unknown): Failure {
   }
 }
 
+/** Malformed messages logged one by one before the log starts sampling. */
+const MALFORMED_LOGGED_IN_FULL = 100;
+/** Past that, one log line per this many malformed messages. */
+const MALFORMED_LOG_EVERY = 1000;
+
 /** Attempts of an `unknown` failure before the batch is split. */
 const UNKNOWN_ATTEMPTS = 3;
 
@@ -209,8 +214,12 @@ export class Collector implements AsyncDisposable {
 
   #refused(topic: string, refusal: Refused): void {
     if (refusal.outcome === 'malformed') {
-      this.stats.malformed++;
-      this.#o.logger.warn({ topic, kind: refusal.kind, reason: refusal.reason }, 'malformed MQTT message dropped');
+      const n = ++this.stats.malformed;
+      // Every one is counted; the log samples a flood (first 100, then every 1,000th) so a broken
+      // device cannot drown the server's log.
+      if (n <= MALFORMED_LOGGED_IN_FULL || n % MALFORMED_LOG_EVERY === 0) {
+        this.#o.logger.warn({ topic, kind: refusal.kind, reason: refusal.reason, malformedTotal: n }, 'malformed MQTT message dropped');
+      }
     } else {
       this.stats.ignored++;
       this.#o.logger.debug({ topic, reason: refusal.reason }, 'MQTT message ignored');

@@ -221,3 +221,16 @@ describe('lifecycle and flow control', () => {
       .rejects.toMatchObject({ code: 'OTASIM_ERR_MQTT_CONNECT' });
   });
 });
+
+describe('a flood of malformed messages', () => {
+  it('counts every one but samples the log, and the valid report behind them still lands', async () => {
+    const { logger, records } = recordingLogger();
+    const c = await collector({ logger });
+    for (let i = 0; i < 1000; i++) dev.publish(topics.otaReply('broken', 'progress'), `garbage ${i}`, { qos: 0 });
+    await ack('fine');
+    await until(() => c.stats.committed === 1);
+    expect(c.stats.malformed).toBe(1000);
+    const lines = records.filter((r) => r['msg'] === 'malformed MQTT message dropped');
+    expect(lines.map((r) => r['malformedTotal'])).toEqual([...Array.from({ length: 100 }, (_, i) => i + 1), 1000]);
+  });
+});
