@@ -5,6 +5,9 @@
  *
  * The devices are not the server: they publish from a worker thread over TCP to the broker's
  * listener, so the main thread carries what `otasim server` carries (aedes, collector, PGlite).
+ * The collector takes messages as `otasim server` does on its embedded broker: intercepted, each
+ * device's PUBACK held until the COMMIT (`--source subscription`: as an MQTT subscriber instead,
+ * the path used with an external broker).
  *
  * Its floor, measured in the same run with the same publishers, broker and messages: the raw
  * publish → receive rate to a subscriber that only counts (no parsing, no store). The ratio says
@@ -15,7 +18,7 @@
  * `ota/result` (an update plus an event), published at QoS 1 by default, so every message takes
  * the deferred-PUBACK path.
  *
- * Run: `node dist/bench/ingest.js [--devices N] [--reps N] [--qos 0|1]`. Prints one line; exits 0
+ * Run: `node dist/bench/ingest.js [--devices N] [--reps N] [--qos 0|1] [--source embedded|subscription]`. Prints one line; exits 0
  * (figures, not a gate).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -41,6 +44,7 @@ function arg(name: string, def: number): number {
 const devices = Math.max(1, arg('devices', 3000));
 const reps = Math.max(1, arg('reps', 3));
 const qos: 0 | 1 = arg('qos', 1) === 0 ? 0 : 1;
+const viaSubscription = process.argv.includes('subscription');
 
 /** One device's OTA conversation: [reply kind, payload]. */
 function conversation(): Array<['status' | 'progress' | 'result', string]> {
@@ -139,7 +143,8 @@ async function ingestRun(broker: EmbeddedBroker, pubs: Publishers, store: Store,
   const topics = makeTopics({ prefix: `bench/ingest${rep}` });
   let tick = (): void => {};
   const collector = await Collector.create({
-    clientFactory: broker.clientFactory, store, topics, logger: pino({ level: 'silent' }), persistentSession: false,
+    ...(viaSubscription ? { clientFactory: broker.clientFactory } : { embedded: broker }),
+    store, topics, logger: pino({ level: 'silent' }), persistentSession: false,
     hooks: { committed: () => tick() },
   });
   const t0 = performance.now();
@@ -179,7 +184,8 @@ async function main(): Promise<void> {
     const ingest = median(ingests);
     const floor = median(floors);
     const meanBatch = (total * reps) / batches;
-    process.stdout.write(`status ingest: ${ingest.toFixed(0)} msg/s MQTT QoS ${qos} → collector → PGlite (data dir) `
+    const path = viaSubscription ? 'collector subscribed to aedes' : 'embedded aedes → collector';
+    process.stdout.write(`status ingest: ${ingest.toFixed(0)} msg/s MQTT QoS ${qos} → ${path} → PGlite (data dir) `
       + `= ${(ingest / floor).toFixed(2)}x the raw publish→receive floor (${floor.toFixed(0)} msg/s) through the same aedes; `
       + `${total} messages (${devices} devices × ${CONVERSATION.length}) from ${PUBLISHERS} TCP publishers in a worker, `
       + `mean batch ${meanBatch.toFixed(0)} [goal >= ${GOAL} msg/s]${ingest >= GOAL ? '' : ' BELOW GOAL'}\n`);

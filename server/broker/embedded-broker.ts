@@ -31,6 +31,27 @@ export interface EmbeddedBrokerOptions {
   aedes?: Pick<AedesOptions, 'concurrency' | 'drainTimeout' | 'heartbeatInterval' | 'connectTimeout' | 'queueLimit'>;
 }
 
+/** A client's PUBLISH (or last will) as an interceptor sees it. */
+export interface InterceptedPublish {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** The publishing client, or null when aedes cannot name it. */
+  clientId: string | null;
+}
+
+/**
+ * Sees a client's PUBLISH before aedes acknowledges it (PUBACK) or forwards it to anyone, and
+ * must call `release()` to let it go on — or `release(error)` to refuse it, which makes aedes
+ * drop the client's connection (MQTT 3.1.1 has no negative PUBACK; the client sends it again
+ * after reconnecting). aedes reads no further packet of that client's read chunk until then.
+ */
+export type PublishInterceptor = (message: InterceptedPublish, release: (refuse?: Error) => void) => void;
+
+/** aedes: clients may not publish under `$SYS/` (its default authorizePublish). */
+const SYS_PREFIX = '$SYS/';
+
 /** Where the TCP listener is bound. */
 export interface BrokerAddress {
   host: string;
@@ -43,6 +64,7 @@ export class EmbeddedBroker implements AsyncDisposable {
   /** The TCP listener's address, or null for a memory-only broker. */
   readonly address: BrokerAddress | null;
   private closing: Promise<void> | undefined;
+  readonly #interceptors: PublishInterceptor[] = [];
 
   private constructor(
     private readonly aedes: Aedes,
@@ -50,6 +72,48 @@ export class EmbeddedBroker implements AsyncDisposable {
   ) {
     const a = server?.address() as AddressInfo | null | undefined;
     this.address = a ? { host: a.address, port: a.port } : null;
+    aedes.authorizePublish = (client, packet, callback) => {
+      if (packet.topic.startsWith(SYS_PREFIX)) {
+        callback(new Error(`${SYS_PREFIX} topics are reserved`));
+        return;
+      }
+      this.#intercept(0, {
+        topic: packet.topic,
+        payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+        qos: packet.qos,
+        retain: packet.retain,
+        clientId: client?.id ?? null,
+      }, callback);
+    };
+  }
+
+  /** Run interceptors from `i` on; the message goes on once the last one releases it. */
+  #intercept(i: number, message: InterceptedPublish, callback: (error?: Error | null) => void): void {
+    const interceptor = this.#interceptors[i];
+    if (interceptor === undefined) {
+      callback(null);
+      return;
+    }
+    let released = false;
+    interceptor(message, (refuse) => {
+      if (released) return;
+      released = true;
+      if (refuse) callback(refuse);
+      else this.#intercept(i + 1, message, callback);
+    });
+  }
+
+  /**
+   * Add an interceptor that sees every client PUBLISH and last will before it is acknowledged or
+   * forwarded (in the order interceptors were added). The collector uses this in embedded mode so
+   * a device's PUBACK waits for the COMMIT. Returns the function that removes it.
+   */
+  intercept(interceptor: PublishInterceptor): () => void {
+    this.#interceptors.push(interceptor);
+    return () => {
+      const i = this.#interceptors.indexOf(interceptor);
+      if (i >= 0) this.#interceptors.splice(i, 1);
+    };
   }
 
   /** Start aedes and, if `port` is given, its TCP listener. */

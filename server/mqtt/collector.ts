@@ -1,12 +1,13 @@
 /**
- * The collector: subscribes to every device's OTA replies and status, validates each payload,
- * writes them to the store in batches, and acknowledges a QoS 1 message only after the batch
- * holding it has COMMITted (issue 3 "MQTT"; ARCHITECTURE.md flow step 5).
+ * The collector: takes every device's OTA replies and status, validates each payload, writes
+ * them to the store in batches, and acknowledges a QoS 1 message only after the batch holding it
+ * has COMMITted (issue 3 "MQTT"; ARCHITECTURE.md flow step 5). Messages arrive through an
+ * intake (intake.ts): an MQTT subscription on any broker, or the embedded broker's interceptor.
  *
  * Batching is group commit, with no timer: while one batch commits, the next accumulates, and it
  * goes in as soon as the commit returns. A lone message waits one event-loop turn. When more
- * than `highWater` messages wait, the collector stops reading its connection, so a slow store
- * pushes back on the broker instead of growing memory.
+ * than `highWater` messages wait, the collector stops its intake from reading, so a slow store
+ * pushes back on the broker (or the devices) instead of growing memory.
  *
  * Failures: a store that is unreachable is retried with exponential backoff (the PUBACKs wait,
  * so nothing acknowledged is ever lost); a batch the store refuses is split in halves until the
@@ -14,13 +15,12 @@
  * acknowledged so it cannot block the stream forever.
  */
 import { createHash } from 'node:crypto';
-import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { MqttError, OtasimError } from '../../protocol/errors.js';
+import { OtasimError } from '../../protocol/errors.js';
 import type { Topics } from '../../protocol/topics.js';
-import { endClient, type MqttClientFactory } from '../broker/index.js';
+import type { EmbeddedBroker, MqttClientFactory } from '../broker/index.js';
 import type { IngestBatch, Store } from '../store/store.js';
-import { DEFER, pendingAck, sendPuback, type PendingAck } from './deferred-ack.js';
+import { clientIntake, embeddedIntake, type Delivery, type Intake } from './intake.js';
 import { mapMessage, type Accepted, type Mapped, type Refused } from './ingest-map.js';
 import { realSleep, type CollectorMetrics, type Sleep } from './ports.js';
 
@@ -34,10 +34,19 @@ export interface CollectorHooks {
   commitFailed?(error: unknown, messages: number, retryInMs: number): void;
 }
 
+/**
+ * Where messages come from: an MQTT client on any broker (`clientFactory`), or the embedded
+ * broker itself (`embedded`), which holds each device's PUBACK until the COMMIT.
+ */
+export type CollectorSource =
+  | { clientFactory: MqttClientFactory; embedded?: undefined }
+  | { embedded: Pick<EmbeddedBroker, 'intercept'>; clientFactory?: undefined };
+
 /** Options of {@link Collector.create}. */
-export interface CollectorOptions {
-  /** Connects the collector's MQTT client (aedes in memory, aedes TCP, or a broker URL). */
-  clientFactory: MqttClientFactory;
+export type CollectorOptions = CollectorSource & CollectorSettings;
+
+/** Everything but the source. */
+export interface CollectorSettings {
   /** Only `ingest` is used: one transaction per batch. */
   store: Pick<Store, 'ingest'>;
   /** Topic names (prefix and profile) to subscribe to. */
@@ -46,8 +55,9 @@ export interface CollectorOptions {
   metrics?: CollectorMetrics;
   hooks?: CollectorHooks;
   /**
-   * MQTT client id. Default `otasim-collector-<12 hex of sha256(prefix, profile)>`: stable, so a
-   * restarted server resumes its persistent session and gets the messages it had not acknowledged.
+   * MQTT client id (`clientFactory` only). Default `otasim-collector-<12 hex of sha256(prefix,
+   * profile)>`: stable, so a restarted server resumes its persistent session and gets the messages
+   * it had not acknowledged. Two servers on one broker need different ids.
    */
   clientId?: string;
   /** Keep the broker session (clean=false) so unacknowledged QoS 1 messages are redelivered. Default true. */
@@ -76,14 +86,12 @@ export interface CollectorStats {
   ignored: number;
   batches: number;
   failedCommits: number;
-  /** PUBACKs not sent because the delivering connection had gone (the broker redelivers). */
-  acksDropped: number;
 }
 
 interface Entry {
   topic: string;
   mapped: Mapped;
-  ack: PendingAck | undefined;
+  ack: (() => void) | undefined;
 }
 
 /**
@@ -131,11 +139,12 @@ export function collectorClientId(topics: Topics): string {
 }
 
 export class Collector implements AsyncDisposable {
-  readonly stats: CollectorStats = { received: 0, committed: 0, malformed: 0, ignored: 0, batches: 0, failedCommits: 0, acksDropped: 0 };
+  readonly stats: CollectorStats = { received: 0, committed: 0, malformed: 0, ignored: 0, batches: 0, failedCommits: 0 };
   readonly #o: Required<Pick<CollectorOptions, 'maxBatch' | 'highWater' | 'retryBaseMs' | 'retryMaxMs' | 'sleep'>> & CollectorOptions;
-  #client: MqttClient | undefined;
+  readonly #intake: Intake;
   #pending: Entry[] = [];
-  #heldPump: (() => void) | undefined;
+  /** Intakes waiting to read on (one per connection at most). */
+  #held: Array<() => void> = [];
   #flushScheduled = false;
   #committing = false;
   #idle: (() => void)[] = [];
@@ -151,65 +160,47 @@ export class Collector implements AsyncDisposable {
       ...options, maxBatch, highWater: options.highWater ?? 4 * maxBatch,
       retryBaseMs: options.retryBaseMs ?? 100, retryMaxMs: options.retryMaxMs ?? 30_000, sleep: options.sleep ?? realSleep,
     };
+    this.#intake = options.embedded
+      ? embeddedIntake(options.embedded, options.topics, options.logger)
+      : clientIntake({
+        clientFactory: options.clientFactory, topics: options.topics, logger: options.logger,
+        clientId: options.clientId ?? collectorClientId(options.topics), persistentSession: options.persistentSession ?? true,
+      });
   }
 
-  /** Connect, subscribe to `{prefix}/…/+/ota/#` and `{prefix}/edge/+/status`, and start collecting. */
+  /** PUBACKs that could not be sent because their connection had gone (the broker redelivers). */
+  get acksDropped(): number {
+    return this.#intake.acksDropped;
+  }
+
+  /**
+   * Start collecting: subscribe to `{prefix}/…/+/ota/#` and `{prefix}/edge/+/status` (client
+   * source) or intercept the embedded broker's publishes on them.
+   */
   static async create(options: CollectorOptions): Promise<Collector> {
     const c = new Collector(options);
-    await c.#start();
+    await c.#intake.open((d) => c.#take(d));
     return c;
   }
 
-  async #start(): Promise<void> {
-    const { topics, logger } = this.#o;
-    const clientId = this.#o.clientId ?? collectorClientId(topics);
-    const client = await this.#o.clientFactory({
-      clientId, clean: !(this.#o.persistentSession ?? true), reconnectPeriod: 1000, resubscribe: true,
-    }, (c) => {
-      // Installed before the first packet: a resumed session's queued messages follow the CONNACK.
-      c.handleMessage = (packet, done) => this.#onPublish(c, packet, done);
-    });
-    this.#client = client;
-    client.on('error', (err) => logger.warn({ err }, 'collector MQTT error'));
-    client.on('offline', () => logger.warn('collector MQTT connection lost; reconnecting'));
-    client.on('reconnect', () => logger.debug('collector MQTT reconnecting'));
-    const filters = [topics.otaReplyFilter, topics.edgeStatusFilter];
-    try {
-      const granted = await client.subscribeAsync(filters, { qos: 1 });
-      const refused = granted.filter((g) => g.qos === 128);
-      if (refused.length > 0) throw new Error(`broker refused ${refused.map((g) => g.topic).join(', ')}`);
-    } catch (error) {
-      await endClient(client, true);
-      throw new MqttError('OTASIM_ERR_MQTT_SUBSCRIBE', `collector could not subscribe to ${filters.join(' and ')}: ${(error as Error).message}`,
-        { cause: error });
-    }
-    logger.info({ clientId, filters }, 'collector subscribed');
-  }
-
-  #onPublish(client: MqttClient, packet: IPublishPacket, done: (error?: Error) => void): void {
-    const qos1 = packet.qos === 1 && packet.messageId !== undefined;
-    if (this.#closing) {
-      done(qos1 ? DEFER : undefined); // not taken: a persistent session gets it again
-      return;
-    }
+  #take(d: Delivery): boolean {
+    if (this.#closing) return false;
     this.stats.received++;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const mapped = mapMessage(this.#o.topics, packet.topic, payload, {
+    const mapped = mapMessage(this.#o.topics, d.topic, d.payload, {
       ...(this.#o.clock ? { receivedAt: this.#o.clock() } : {}),
       ...(this.#o.maxPayloadBytes !== undefined ? { maxPayloadBytes: this.#o.maxPayloadBytes } : {}),
     });
-    if (mapped.outcome !== 'ok') this.#refused(packet.topic, mapped);
-    const ack = qos1 ? pendingAck(client, packet.messageId as number) : undefined;
-    if (mapped.outcome !== 'ok' && ack === undefined) {
-      done();
-      return;
+    if (mapped.outcome !== 'ok') this.#refused(d.topic, mapped);
+    if (mapped.outcome !== 'ok' && d.ack === undefined) {
+      d.next();
+      return true;
     }
-    // Refused QoS 1 messages queue too, so PUBACKs leave in the order the PUBLISHes came (MQTT 3.1.1 §4.6).
-    this.#pending.push({ topic: packet.topic, mapped, ack });
+    // Refused QoS 1 messages queue too, so acknowledgements leave in the order the PUBLISHes came (MQTT 3.1.1 §4.6).
+    this.#pending.push({ topic: d.topic, mapped, ack: d.ack });
     this.#schedule();
-    const next = (): void => done(ack ? DEFER : undefined);
-    if (this.#pending.length >= this.#o.highWater) this.#heldPump = next;
-    else next();
+    if (this.#pending.length >= this.#o.highWater) this.#held.push(d.next);
+    else d.next();
+    return true;
   }
 
   #refused(topic: string, refusal: Refused): void {
@@ -244,9 +235,7 @@ export class Collector implements AsyncDisposable {
     try {
       while (this.#pending.length > 0 && !this.#dead) {
         const entries = this.#pending.splice(0, this.#o.maxBatch);
-        const held = this.#heldPump;
-        this.#heldPump = undefined;
-        held?.();
+        this.#readOn();
         await this.#commit(entries);
       }
     } catch (error) {
@@ -314,11 +303,12 @@ export class Collector implements AsyncDisposable {
   }
 
   #ackAll(entries: readonly Entry[]): void {
-    const client = this.#client;
-    for (const e of entries) {
-      if (e.ack === undefined || client === undefined) continue;
-      if (!sendPuback(client, e.ack)) this.stats.acksDropped++;
-    }
+    for (const e of entries) e.ack?.();
+  }
+
+  /** Let every held intake read on. */
+  #readOn(): void {
+    for (const next of this.#held.splice(0)) next();
   }
 
   #hook(call: () => void): void {
@@ -343,11 +333,9 @@ export class Collector implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopRetrying.abort();
-      const held = this.#heldPump;
-      this.#heldPump = undefined;
-      held?.();
+      this.#readOn();
       await this.drained();
-      if (this.#client) await endClient(this.#client);
+      await this.#intake.close();
     })();
     return this.#closing;
   }

@@ -7,7 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { Counter, Registry } from 'prom-client';
 import { topics as makeTopics, type Topics } from '../../protocol/topics.js';
 import { EmbeddedBroker, endClient } from '../../server/broker/index.js';
-import { Collector, type CollectorOptions, type Sleep } from '../../server/mqtt/index.js';
+import { Collector, type CollectorSettings, type Sleep } from '../../server/mqtt/index.js';
 import type { IngestBatch } from '../../server/store/store.js';
 import { openPgliteHarness, type StoreHarness } from './store-harness.js';
 import { uniquePrefix } from './mqtt-env.js';
@@ -47,7 +47,7 @@ function fakeSleep(): { sleep: Sleep; delays: number[] } {
   };
 }
 
-async function collector(over: Partial<CollectorOptions>): Promise<Collector> {
+async function collector(over: Partial<CollectorSettings>): Promise<Collector> {
   const c = await Collector.create({ clientFactory: broker.clientFactory, store: h.store, topics, logger: recordingLogger().logger, ...over });
   open.push(c);
   return c;

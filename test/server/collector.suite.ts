@@ -1,16 +1,19 @@
 /**
- * The collector against one broker: what reaches the store, and when the broker is told a QoS 1
- * message is safe. Run for aedes in memory, aedes over TCP and Mosquitto by collector.test.ts.
+ * The collector against one broker: what reaches the store, and when a QoS 1 message is
+ * acknowledged. Run by collector.test.ts for an MQTT subscription on aedes in memory, aedes over
+ * TCP and Mosquitto, and for the embedded broker's interceptor (devices over TCP).
  *
- * "Acknowledged only after commit" is proved the way it matters: a collector that dies before its
- * commit lands must get the message again in its next session, and one that committed must not.
- * (A publisher's own PUBACK comes from the broker, not from the subscriber, so it says nothing.)
+ * "Acknowledged only after commit" is proved the way it matters for each source:
+ * - subscription: the PUBACK goes to the broker, so a collector that dies before its commit
+ *   lands must get the message again in its next session, and one that committed must not (the
+ *   publisher's own PUBACK comes from the broker then, and says nothing);
+ * - embedded: the broker's PUBACK to the device itself waits for the COMMIT.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { topics as makeTopics, type ProtocolProfile, type Topics } from '../../protocol/topics.js';
-import { endClient, type MqttClientFactory } from '../../server/broker/index.js';
-import { Collector, collectorClientId, type CollectorOptions } from '../../server/mqtt/index.js';
+import { endClient, type EmbeddedBroker, type MqttClientFactory } from '../../server/broker/index.js';
+import { Collector, collectorClientId, type CollectorSettings, type CollectorSource } from '../../server/mqtt/index.js';
 import { openPgliteHarness, type StoreHarness } from './store-harness.js';
 import { uniquePrefix } from './mqtt-env.js';
 import { ControlledStore, capturing, recordingLogger, storeClosed, until, type BrokerTarget } from './mqtt-helpers.js';
@@ -21,9 +24,12 @@ const statusPayload = (id: string, version: string) => JSON.stringify({
   mqtt_host: '127.0.0.1', active_scenario: 'default',
 });
 
-export function collectorSuite(target: BrokerTarget): void {
+/** How the collector under test takes its messages. */
+export type SourceKind = 'subscription' | 'embedded';
+
+export function collectorSuite(target: BrokerTarget, kind: SourceKind): void {
   let h: StoreHarness;
-  let broker: { factory: MqttClientFactory; close(): Promise<void> };
+  let broker: { factory: MqttClientFactory; close(): Promise<void>; embedded?: EmbeddedBroker };
   let topics: Topics;
   const cleanup: Array<() => Promise<void>> = [];
 
@@ -37,7 +43,7 @@ export function collectorSuite(target: BrokerTarget): void {
   afterEach(async () => {
     for (const f of cleanup.splice(0).reverse()) await f();
     // Persistent sessions outlive us on a real broker: end them.
-    await endClient(await broker.factory({ clientId: collectorClientId(topics), clean: true, reconnectPeriod: 0 }));
+    if (kind === 'subscription') await endClient(await broker.factory({ clientId: collectorClientId(topics), clean: true, reconnectPeriod: 0 }));
     await broker.close();
   });
 
@@ -46,8 +52,13 @@ export function collectorSuite(target: BrokerTarget): void {
     cleanup.push(() => endClient(c, true));
     return c;
   };
-  const collector = async (over: Partial<CollectorOptions> = {}): Promise<Collector> => {
-    const c = await Collector.create({ clientFactory: broker.factory, store: h.store, topics, logger: recordingLogger().logger, ...over });
+  const source = (factory?: MqttClientFactory): CollectorSource => {
+    if (kind === 'subscription') return { clientFactory: factory ?? broker.factory };
+    if (broker.embedded === undefined) throw new Error('the embedded source needs an EmbeddedBroker target');
+    return { embedded: broker.embedded };
+  };
+  const collector = async (over: Partial<CollectorSettings> = {}): Promise<Collector> => {
+    const c = await Collector.create({ ...source(), store: h.store, topics, logger: recordingLogger().logger, ...over });
     cleanup.push(() => c.close());
     return c;
   };
@@ -77,11 +88,29 @@ export function collectorSuite(target: BrokerTarget): void {
     expect(await h.store.rawQuery('SELECT device_id, site_id FROM edge_device_status')).toEqual([{ device_id: id, site_id: topics.prefix }]);
   });
 
-  it('a collector that dies before its commit lands gets the QoS 1 message again in its next session', async () => {
+  it.runIf(kind === 'embedded')('holds the device\'s own PUBACK until the COMMIT has landed', async () => {
+    const held = new ControlledStore(h.store);
+    held.hold();
+    const c = await collector({ store: held });
+    const dev = await publisher();
+    let acked = false;
+    const sent = dev.publishAsync(topics.otaReply('d1', 'result'), '{"success":true,"target_version":"2.0.0"}', { qos: 1 })
+      .then(() => { acked = true; });
+    await until(() => held.calls.length === 1); // stuck in COMMIT
+    await dev.publishAsync(`${topics.prefix}/elsewhere`, 'fence', { qos: 1 }); // a later round trip on the same connection
+    expect(acked).toBe(false);
+    expect(await h.store.listStatus({ device_id: 'd1' })).toEqual([]);
+    held.release();
+    await sent;
+    expect(c.stats.committed).toBe(1);
+    expect(await h.store.listStatus({ device_id: 'd1' })).toMatchObject([{ status: 'success' }]);
+  });
+
+  it.runIf(kind === 'subscription')('a collector that dies before its commit lands gets the QoS 1 message again in its next session', async () => {
     const held = new ControlledStore(h.store);
     held.hold();
     const first = capturing(broker.factory);
-    const a = await Collector.create({ clientFactory: first.factory, store: held, topics, logger: recordingLogger().logger });
+    const a = await Collector.create({ ...source(first.factory), store: held, topics, logger: recordingLogger().logger });
     const dev = await publisher();
     await dev.publishAsync(topics.otaReply('d1', 'status'), '{"status":"accepted","target_version":"2.0.0"}', { qos: 1 });
     await until(() => held.calls.length === 1); // read, batched, and stuck in COMMIT
@@ -96,10 +125,10 @@ export function collectorSuite(target: BrokerTarget): void {
     expect(await h.store.listStatus({ device_id: 'd1' })).toMatchObject([{ status: 'pending', firmware_version: '2.0.0' }]);
   });
 
-  it('a collector that committed has acknowledged: its next session is not sent the message again', async () => {
+  it.runIf(kind === 'subscription')('a collector that committed has acknowledged: its next session is not sent the message again', async () => {
     const spy = new ControlledStore(h.store);
     const first = capturing(broker.factory);
-    const a = await Collector.create({ clientFactory: first.factory, store: spy, topics, logger: recordingLogger().logger });
+    const a = await Collector.create({ ...source(first.factory), store: spy, topics, logger: recordingLogger().logger });
     const dev = await publisher();
     await dev.publishAsync(topics.otaReply('d1', 'status'), '{"status":"accepted","target_version":"2.0.0"}', { qos: 1 });
     await until(() => a.stats.committed === 1);
@@ -152,6 +181,17 @@ export function collectorSuite(target: BrokerTarget): void {
     expect(counts.filter((x) => x.endsWith('/malformed')).sort()).toEqual(['edge_status/malformed', 'progress/malformed', 'result/malformed']);
     expect(records.filter((r) => r['msg'] === 'malformed MQTT message dropped').map((r) => r['topic'])).toHaveLength(3);
     expect(await h.store.listStatus({ device_id: 'd1' })).toMatchObject([{ status: 'pending', firmware_version: '1.0.1' }]);
+  });
+
+  it('records the last will {"online":false} of a device that vanished', async () => {
+    const c = await collector();
+    const id = 'ESP32-0DEAD000';
+    const dev = await broker.factory({ reconnectPeriod: 0, will: { topic: topics.edgeStatus(id), payload: Buffer.from('{"online":false}'), qos: 1, retain: false } });
+    dev.stream.destroy(); // no DISCONNECT: the broker publishes the will
+    await until(() => c.stats.committed === 1);
+    expect(await h.store.rawQuery('SELECT device_id, status FROM edge_device_status')).toEqual([{ device_id: id, status: { online: false } }]);
+    expect(await h.store.getDevice(id)).toBeUndefined(); // no device_model: nothing to register
+    await endClient(dev, true);
   });
 
   it.each(['paku-edge', 'paku-legacy'] as ProtocolProfile[])('collects the %s profile\'s reply topics', async (profile) => {

@@ -15,7 +15,7 @@ export interface BrokerTarget {
   name: string;
   /** Skip (with the env module's one-line notice) when the broker is not there. */
   available: boolean;
-  open(): Promise<{ factory: MqttClientFactory; close(): Promise<void> }>;
+  open(): Promise<{ factory: MqttClientFactory; close(): Promise<void>; embedded?: EmbeddedBroker }>;
 }
 
 /** aedes in memory, aedes over TCP on port 0, and Mosquitto (MQTT_URL). */
