@@ -6,4 +6,4 @@ export {
 export { topicMatches } from './intake.js';
 export { otaCommand, devicePacketBytes, MAX_DEVICE_PACKET_BYTES, type CommandRelease } from './command.js';
 export { mapMessage, DEFAULT_MAX_PAYLOAD_BYTES, type Mapped, type Accepted, type Refused, type MessageKind } from './ingest-map.js';
-export { realSleep, type Sleep, type CollectorMetrics, type CommandMetrics } from './ports.js';
+export { realSleep, sleepOn, type Sleep, type CollectorMetrics, type CommandMetrics } from './ports.js';

@@ -4,6 +4,7 @@
  * and tests pass plain objects.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { sleep, type Clock } from '../../protocol/clock.js';
 import type { UpdateStatusValue } from '../../protocol/payloads.js';
 
 /** What the collector counts. */
@@ -27,3 +28,8 @@ export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
 export const realSleep: Sleep = async (ms, signal) => {
   await delay(ms, undefined, { signal });
 };
+
+/** The Sleep port on the shared Clock (protocol/clock.ts): a VirtualClock makes retries virtual time. */
+export function sleepOn(clock: Clock): Sleep {
+  return (ms, signal) => sleep(clock, ms, signal);
+}

@@ -7,7 +7,8 @@ import type { MqttClient } from 'mqtt';
 import { Counter, Registry } from 'prom-client';
 import { topics as makeTopics, type Topics } from '../../protocol/topics.js';
 import { EmbeddedBroker, endClient } from '../../server/broker/index.js';
-import { Collector, type CollectorSettings, type Sleep } from '../../server/mqtt/index.js';
+import { Collector, sleepOn, type CollectorSettings, type Sleep } from '../../server/mqtt/index.js';
+import { VirtualClock } from '../../protocol/clock.js';
 import type { IngestBatch } from '../../server/store/store.js';
 import { openPgliteHarness, type StoreHarness } from './store-harness.js';
 import { uniquePrefix } from './mqtt-env.js';
@@ -71,6 +72,23 @@ describe('an unreachable store', () => {
     expect(failed).toEqual([100, 200, 400]);
     expect(c.stats.failedCommits).toBe(3);
     expect(await h.store.listStatus({ device_id: 'd1' })).toHaveLength(1);
+  });
+
+  it('waits on the shared Clock port: a virtual clock moves it through an outage in no real time', async () => {
+    const clock = new VirtualClock({ start: 0 });
+    const store = new ControlledStore(h.store);
+    store.failWith(() => storeUnreachable());
+    const c = await collector({ store, sleep: sleepOn(clock), retryBaseMs: 1_000, retryMaxMs: 60_000 });
+    await ack('d1');
+    // Twelve failed attempts: an outage of 1+2+4+…+60 s of virtual time.
+    for (let i = 0; i < 12; i++) {
+      await until(() => store.calls.length === i + 1 && clock.pending === 1);
+      clock.advance(60_000);
+    }
+    store.failWith(undefined);
+    await until(() => c.stats.committed === 1);
+    expect(clock.now()).toBe(12 * 60_000);
+    expect(c.stats.failedCommits).toBe(12);
   });
 
   it('caps the backoff at retryMaxMs', async () => {
