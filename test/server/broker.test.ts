@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker, duplexPair, endClient, urlClientFactory } from '../../server/broker/index.js';
 import { brokerSuite } from './broker.suite.js';
 import { mosquitto } from './mqtt-env.js';
+import { until } from './mqtt-helpers.js';
 
 describe('aedes over in-memory duplex streams', () => {
   brokerSuite(async () => {
@@ -80,5 +81,52 @@ describe('EmbeddedBroker lifecycle', () => {
     const error = await urlClientFactory(url)({ reconnectPeriod: 0 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'OTASIM_ERR_MQTT_CONNECT' });
     expect(String((error as Error).message)).toContain(url);
+  });
+});
+
+describe('EmbeddedBroker.intercept', () => {
+  it('shows every client PUBLISH to the interceptors in order, before any subscriber gets it', async () => {
+    await using broker = await EmbeddedBroker.create();
+    const log: string[] = [];
+    broker.intercept((m, release) => { log.push(`a:${m.topic}:${m.qos}:${m.payload.toString()}`); release(); });
+    const removeB = broker.intercept((m, release) => { log.push(`b:${m.topic}`); release(); });
+    const sub = await broker.connect({ reconnectPeriod: 0 }, (c) => c.on('message', (t) => log.push(`sub:${t}`)));
+    await sub.subscribeAsync('x/#', { qos: 1 });
+    const pub = await broker.connect({ reconnectPeriod: 0, clientId: 'pub-1' });
+    await pub.publishAsync('x/1', 'hello', { qos: 1 });
+    await until(() => log.includes('sub:x/1'));
+    expect(log).toEqual(['a:x/1:1:hello', 'b:x/1', 'sub:x/1']);
+    removeB();
+    await pub.publishAsync('x/2', 'again', { qos: 0 });
+    await until(() => log.includes('sub:x/2'));
+    expect(log.slice(3)).toEqual(['a:x/2:0:again', 'sub:x/2']);
+    await Promise.all([endClient(sub, true), endClient(pub, true)]);
+  });
+
+  it('holds the publisher\'s PUBACK until the interceptor releases', async () => {
+    await using broker = await EmbeddedBroker.create();
+    let release: (() => void) | undefined;
+    broker.intercept((_m, r) => { release = r; });
+    const pub = await broker.connect({ reconnectPeriod: 0 });
+    let acked = false;
+    const sent = pub.publishAsync('t', 'x', { qos: 1 }).then(() => { acked = true; });
+    await until(() => release !== undefined);
+    await new Promise((r) => setImmediate(r));
+    expect(acked).toBe(false);
+    release?.();
+    await sent;
+    await endClient(pub, true);
+  });
+
+  it('drops the connection of a client whose publish is refused, and of one publishing under $SYS/', async () => {
+    await using broker = await EmbeddedBroker.create();
+    broker.intercept((m, release) => release(m.topic === 'no' ? new Error('refused') : undefined));
+    for (const topic of ['no', '$SYS/fake']) {
+      const pub = await broker.connect({ reconnectPeriod: 0 });
+      const closed = new Promise<void>((r) => pub.once('close', () => r()));
+      pub.publish(topic, 'x', { qos: 1 });
+      await closed;
+      await endClient(pub, true);
+    }
   });
 });
