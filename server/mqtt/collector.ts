@@ -92,6 +92,7 @@ interface Entry {
   topic: string;
   mapped: Mapped;
   ack: (() => void) | undefined;
+  refuse: (() => void) | undefined;
 }
 
 /**
@@ -184,7 +185,7 @@ export class Collector implements AsyncDisposable {
   }
 
   #take(d: Delivery): boolean {
-    if (this.#closing) return false;
+    if (this.#closing || this.#dead) return false;
     this.stats.received++;
     const mapped = mapMessage(this.#o.topics, d.topic, d.payload, {
       ...(this.#o.clock ? { receivedAt: this.#o.clock() } : {}),
@@ -196,7 +197,7 @@ export class Collector implements AsyncDisposable {
       return true;
     }
     // Refused QoS 1 messages queue too, so acknowledgements leave in the order the PUBLISHes came (MQTT 3.1.1 §4.6).
-    this.#pending.push({ topic: d.topic, mapped, ack: d.ack });
+    this.#pending.push({ topic: d.topic, mapped, ack: d.ack, refuse: d.refuse });
     this.#schedule();
     if (this.#pending.length >= this.#o.highWater) this.#held.push(d.next);
     else d.next();
@@ -242,7 +243,11 @@ export class Collector implements AsyncDisposable {
       this.#o.logger.error({ err: error }, 'collector flush failed');
     } finally {
       this.#committing = false;
-      if (this.#dead) this.#pending = []; // left unacknowledged: the next session gets them again
+      if (this.#dead) {
+        // Never acknowledged: a broker session redelivers them; an embedded broker's devices are told to resend.
+        for (const e of this.#pending.splice(0)) e.refuse?.();
+        this.#readOn();
+      }
       if (this.#pending.length === 0) for (const resolve of this.#idle.splice(0)) resolve();
       else this.#schedule();
     }
@@ -261,6 +266,7 @@ export class Collector implements AsyncDisposable {
         if (failure === 'fatal') {
           this.#o.logger.error({ err: error, messages: entries.length }, 'store closed; messages left unacknowledged for redelivery');
           this.#dead = true;
+          for (const e of entries) e.refuse?.();
           return;
         }
         if (failure === 'data' || (failure === 'unknown' && attempt >= UNKNOWN_ATTEMPTS)) {
@@ -273,14 +279,18 @@ export class Collector implements AsyncDisposable {
           await this.#commit(entries.slice(half));
           return;
         }
-        if (this.#stopRetrying.signal.aborted) return; // closing: leave them unacknowledged
+        if (this.#stopRetrying.signal.aborted) { // closing: leave them unacknowledged
+          for (const e of entries) e.refuse?.();
+          return;
+        }
         const retryInMs = Math.min(this.#o.retryBaseMs * 2 ** (attempt - 1), this.#o.retryMaxMs);
         this.#o.logger.warn({ err: error, messages: entries.length, retryInMs }, 'batch commit failed; retrying');
         this.#hook(() => this.#o.hooks?.commitFailed?.(error, entries.length, retryInMs));
         try {
           await this.#o.sleep(retryInMs, this.#stopRetrying.signal);
-        } catch {
-          return; // closing: leave them unacknowledged
+        } catch { // closing: leave them unacknowledged
+          for (const e of entries) e.refuse?.();
+          return;
         }
       }
     }

@@ -22,6 +22,8 @@ export interface Delivery {
   payload: Uint8Array;
   /** Acknowledge it: call after COMMIT. Absent when nothing is owed (QoS 0). */
   ack?: () => void;
+  /** It will never be committed here: tell the sender to send it again, if the intake can. */
+  refuse?: () => void;
   /** Let the intake go on reading; the collector holds this back while it is full. */
   next: () => void;
 }
@@ -116,9 +118,13 @@ export function embeddedIntake(broker: Pick<EmbeddedBroker, 'intercept'>, topics
         // QoS 0 owes nothing: it goes on at once (unless the collector is full). QoS 1/2 go on —
         // PUBACK/PUBREC to the device — only when committed.
         const owed = m.qos > 0;
-        const taken = take({ topic: m.topic, payload: m.payload, ...(owed ? { ack: () => release() } : {}), next: owed ? () => {} : () => release() });
+        const refuse = (): void => release(new Error('the OTA server cannot store this now; publish again after reconnecting'));
+        const taken = take({
+          topic: m.topic, payload: m.payload, next: owed ? () => {} : () => release(),
+          ...(owed ? { ack: () => release(), refuse } : {}),
+        });
         if (!taken) {
-          if (owed) release(new Error('the OTA server is shutting down; publish again after reconnecting'));
+          if (owed) refuse();
           else release();
         }
       });

@@ -72,4 +72,21 @@ describe('embedded broker + collector crash', () => {
     await endClient(early, true);
     await endClient(late, true);
   });
+
+  it('tells devices to send again (drops them) once its store is closed for good, instead of leaving them hanging', async () => {
+    const topics = makeTopics({ prefix: uniquePrefix('embedded-dead') });
+    await using broker = await EmbeddedBroker.create();
+    const store = new ControlledStore(h.store);
+    store.failWith(storeClosed);
+    const c = await Collector.create({ embedded: broker, store, topics, logger: recordingLogger().logger });
+    for (const id of ['first', 'later']) {
+      const dev = await broker.connect({ reconnectPeriod: 0 });
+      const dropped = new Promise<void>((resolve) => dev.once('close', () => resolve()));
+      dev.publish(topics.otaReply(id, 'status'), '{"status":"accepted"}', { qos: 1 });
+      await dropped;
+      await endClient(dev, true);
+    }
+    expect(store.calls).toHaveLength(1); // the second was refused without trying a dead store
+    await c.close();
+  });
 });
