@@ -12,6 +12,7 @@ import type { EspErrName } from '../../protocol/errors.js';
 import type { UpdateStatusBody } from '../../protocol/payloads.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceFaults } from '../faults/decide.js';
+import type { FailureReason } from './reasons.js';
 
 export type { DeviceConfig, DeviceConfigInput } from './config.js';
 
@@ -37,7 +38,9 @@ export type BootInfo =
       readonly efuseSecureVersion: number;
       /** `esp_chip_id_t` of this chip (facts §3.6). */
       readonly chipId: number;
-      /** Size in bytes of `esp_ota_get_next_update_partition(NULL)`, or null when there is none. */
+      /** Label of `esp_ota_get_next_update_partition(NULL)`, or null when there is none. */
+      readonly nextSlot: string | null;
+      /** Its size in bytes, or null. */
       readonly nextSlotBytes: number | null;
       /** Whether the bootloader can roll back (`CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE`). */
       readonly rollback: boolean;
@@ -50,6 +53,8 @@ export type BootInfo =
 
 /** What the first 1024 bytes of a download say (esp_https_ota reads exactly these; facts §5.1). */
 export interface ImageHeaderInfo {
+  /** Bytes examined: 1024, or fewer when the body ended first. */
+  readonly bytes: number;
   /** First byte is 0xE9 (`ESP_IMAGE_HEADER_MAGIC`). */
   readonly magicOk: boolean;
   /** `esp_image_header_t.chip_id`, or null when the header is not an image header. */
@@ -120,15 +125,30 @@ export interface Job {
   readonly begun: boolean;
   /** Device time (ms) the job started, for `elapsed_ms`. */
   readonly startedAt: number;
+  /** Update attempt index (`Nvs.jobs` when it started). */
+  readonly index: number;
+  /** Requests made so far (1 after the first), the network faults' request counter. */
+  readonly requests: number;
+  /** `esp_app_desc_t.version` of the incoming image, once its header is in. */
+  readonly image: string | null;
 }
 
-/** A finished update the app must report after the reboot (kept in NVS on a real device). */
+/**
+ * An update the app must still report (kept in NVS on a real device): written when the job starts,
+ * marked `installed` at esp_ota_set_boot_partition, cleared once reported after the next boot.
+ */
 export interface PendingReport {
+  /** Version running when the job started. */
   readonly from: string;
+  /** Version the offer named (`unknown` when it named none). */
   readonly to: string;
   readonly source: JobSource;
-  /** Partition label the update was written to. */
+  /** Partition label the update is written to. */
   readonly slot: string | null;
+  /** esp_ota_set_boot_partition succeeded: the next boot should run `slot`. */
+  readonly installed: boolean;
+  /** Set by the new image before it rolls itself back (e.g. `self_test_failed`). */
+  readonly failure: FailureReason | null;
 }
 
 /** What survives a reset (NVS). */
@@ -156,6 +176,8 @@ export interface DeviceState {
   readonly updated: boolean;
   readonly job: Job | null;
   readonly nvs: Nvs;
+  /** Why the last reset happened (`esp_reset_reason()`; survives the reset). */
+  readonly resetCause: ResetCause;
   /** Counter of random draws (backoff jitter), so every draw is a pure function of (seed, id, n). */
   readonly draws: number;
 }
