@@ -1,0 +1,127 @@
+/**
+ * The device's MQTT session: carries out the machine's `mqtt-*` effects on an mqtt.js client and
+ * feeds `mqtt-up`, `mqtt-failed`, `mqtt-down` and `mqtt-message` back. mqtt.js never reconnects on
+ * its own here (`reconnectPeriod: 0`): the firmware's backoff with jitter decides when to try again
+ * (issue 4 "MQTT: clean reconnect with exponential backoff and jitter"). Keepalive pings run on the
+ * Clock port. A session that ends after it is replaced or closed reports nothing.
+ */
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { Clock } from '../../protocol/clock.js';
+import type { MqttConnector } from './ports.js';
+import { clockTimer } from './transport-mqtt.js';
+import type { DeviceEffect, DeviceEvent } from './types.js';
+
+type ConnectEffect = Extract<DeviceEffect, { type: 'mqtt-connect' }>;
+
+/** What the session needs from the runtime. */
+export interface LinkDeps {
+  readonly clock: Clock;
+  readonly connector: MqttConnector | undefined;
+  /** CONNACK wait, ms (mqtt.js `connectTimeout`). */
+  readonly connectTimeoutMs: number;
+  readonly emit: (event: DeviceEvent) => void;
+  readonly log: (line: string) => void;
+}
+
+function why(e: unknown): string {
+  if (e instanceof Error) {
+    const code = 'code' in e && (typeof e.code === 'string' || typeof e.code === 'number') ? `${e.code}: ` : '';
+    const cause = e.cause instanceof Error ? ` (${e.cause.message})` : '';
+    return `${code}${e.message}${cause}`;
+  }
+  return String(e);
+}
+
+/** One device's MQTT session (at most one client at a time). */
+export class MqttLink {
+  readonly #d: LinkDeps;
+  #client: MqttClient | null = null;
+  /** Bumped by every connect and close: callbacks of an older session are ignored. */
+  #generation = 0;
+
+  constructor(deps: LinkDeps) {
+    this.#d = deps;
+  }
+
+  /** True while a session is up. */
+  get up(): boolean {
+    return this.#client !== null;
+  }
+
+  /** Open a clean session with the effect's client id, keepalive and last will. */
+  connect(effect: ConnectEffect, delayMs = 0): void {
+    this.close(false);
+    const generation = ++this.#generation;
+    const d = this.#d;
+    const connector = d.connector;
+    if (connector === undefined) {
+      d.emit({ type: 'mqtt-failed', reason: 'no MQTT connector was given to this device' });
+      return;
+    }
+    const options: IClientOptions = {
+      clientId: effect.clientId,
+      clean: true,
+      keepalive: effect.keepaliveS,
+      reconnectPeriod: 0,
+      connectTimeout: d.connectTimeoutMs,
+      protocolVersion: 4,
+      will: { topic: effect.will.topic, payload: Buffer.from(effect.will.payload), qos: effect.will.qos, retain: effect.will.retain },
+      timerVariant: clockTimer(d.clock) as unknown as IClientOptions['timerVariant'],
+    };
+    const open = (): void => {
+      if (generation !== this.#generation) return;
+      connector(options).then((client) => this.#attach(client, generation), (e: unknown) => {
+        if (generation === this.#generation) d.emit({ type: 'mqtt-failed', reason: why(e) });
+      });
+    };
+    if (delayMs > 0) d.clock.setTimer({ delay: delayMs }, open);
+    else open();
+  }
+
+  #attach(client: MqttClient, generation: number): void {
+    if (generation !== this.#generation) {
+      client.end(true);
+      return;
+    }
+    this.#client = client;
+    client.on('message', (topic, payload) => {
+      if (generation === this.#generation) this.#d.emit({ type: 'mqtt-message', topic, payload: payload.toString('utf8') });
+    });
+    client.on('error', (e) => this.#d.log(`mqtt: ${why(e)}`));
+    client.on('close', () => {
+      if (generation !== this.#generation) return;
+      this.#generation++;
+      this.#client = null;
+      client.end(true);
+      this.#d.emit({ type: 'mqtt-down', reason: 'connection lost' });
+    });
+    this.#d.emit({ type: 'mqtt-up' });
+  }
+
+  subscribe(topic: string, qos: 0 | 1): void {
+    this.#client?.subscribe(topic, { qos }, (e) => {
+      if (e) this.#d.log(`mqtt: subscribe ${topic} failed: ${why(e)}`);
+    });
+  }
+
+  /** Publish; offline, the message is dropped (PubSubClient's publish just returns false). Returns whether it was sent. */
+  publish(topic: string, payload: string, qos: 0 | 1, retain: boolean): boolean {
+    const c = this.#client;
+    if (c === null) return false;
+    c.publish(topic, payload, { qos, retain }, (e) => {
+      if (e) this.#d.log(`mqtt: publish ${topic} failed: ${why(e)}`);
+    });
+    return true;
+  }
+
+  /**
+   * End the session. `graceful` sends DISCONNECT (the broker drops the last will); otherwise the
+   * connection just dies and the broker publishes the will, as when the radio goes.
+   */
+  close(graceful: boolean): void {
+    this.#generation++;
+    const c = this.#client;
+    this.#client = null;
+    c?.end(!graceful);
+  }
+}
