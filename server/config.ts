@@ -46,6 +46,10 @@ export interface ServerConfig {
   readonly statusRequiresKey: boolean;
   /** Extra device_model → chip names for upload validation (board names otasim cannot infer). */
   readonly modelChips: Readonly<Record<string, ChipName>>;
+  /** How long `/api/firmware/check` may serve rollouts and releases cached from the store, in ms; writes through this server invalidate at once. 0 disables. Default 1000. */
+  readonly cacheTtlMs: number;
+  /** A device polling again within this many ms with the same model, version and offer is not rewritten (last_seen keeps this resolution; real devices poll hourly). 0 writes every check. Default 10000. */
+  readonly checkInResolutionMs: number;
   /** pino level. Default `info`. */
   readonly logLevel: string;
 }
@@ -78,6 +82,8 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'publicUrl', flag: 'public-url', type: 'string', describe: 'base URL devices use to reach this server (for MQTT download URLs)' },
   { key: 'statusRequiresKey', flag: 'status-requires-key', type: 'boolean', default: false, describe: 'require X-API-Key on device update-status, as the real service does' },
   { key: 'modelChips', flag: 'model-chip', type: 'array', describe: 'map a device_model to a chip for upload checks: NAME=CHIP (repeatable)' },
+  { key: 'cacheTtlMs', flag: 'cache-ttl-ms', type: 'number', default: 1000, describe: 'ms /check may serve cached rollouts/releases (another server\'s changes show within it)' },
+  { key: 'checkInResolutionMs', flag: 'check-in-resolution-ms', type: 'number', default: 10_000, describe: 'ms within which a repeated identical device check is not rewritten (last_seen resolution)' },
   { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level' },
 ];
 
@@ -88,6 +94,11 @@ export type ServerConfigInput = Partial<Omit<ServerConfig, 'apiKeyDefaulted' | '
 
 function port(name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`${name} must be an integer 0–65535, got ${v}`);
+  return v;
+}
+
+function nonNegative(name: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new ConfigError(`${name} must be an integer ≥ 0, got ${v}`);
   return v;
 }
 
@@ -166,6 +177,8 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     publicUrl: input.publicUrl == null ? null : url('public-url', input.publicUrl.replace(/\/+$/, ''), ['http:', 'https:']),
     statusRequiresKey: input.statusRequiresKey ?? false,
     modelChips: Object.freeze(modelChips(input.modelChips)),
+    cacheTtlMs: nonNegative('cache-ttl-ms', input.cacheTtlMs ?? 1000),
+    checkInResolutionMs: nonNegative('check-in-resolution-ms', input.checkInResolutionMs ?? 10_000),
     logLevel: oneOf('log-level', input.logLevel ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   });
 }

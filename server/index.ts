@@ -30,6 +30,8 @@ export interface OtaServerPorts {
   readonly clock?: () => Date;
   /** Register Node's default process metrics in /metrics. Default true. */
   readonly defaultMetrics?: boolean;
+  /** Monotonic milliseconds for HTTP caches (rollouts, releases, check-in resolution); default `performance.now`. */
+  readonly now?: () => number;
 }
 
 type Closer = () => Promise<void>;
@@ -138,7 +140,9 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
         }
       };
 
-      const { app, routes } = await createHttpApp({ store, artifacts, config, logger, metrics, onRolloutChange: offerRollout });
+      const { app, routes } = await createHttpApp({
+        store, artifacts, config, logger, metrics, onRolloutChange: offerRollout, ...(ports.now === undefined ? {} : { now: ports.now }),
+      });
       closers.push(() => app.close());
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();

@@ -10,7 +10,10 @@ import { apiKeyCheck } from './auth.js';
 import type { HttpDeps } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { adminListRoutes } from './routes/admin-lists.js';
-import { checkRoute } from './routes/check.js';
+import { RecentCheckIns, checkInFlusher, checkRoute, type CheckIn } from './routes/check.js';
+import { GroupCommit } from './group-commit.js';
+import { OfferCache } from './offer-cache.js';
+import { ArtifactCache } from './artifact-cache.js';
 import { downloadRoute } from './routes/download.js';
 import { opsRoutes } from './routes/ops.js';
 import { rolloutRoutes } from './routes/rollouts.js';
@@ -69,22 +72,31 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   await app.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes, files: 1 } });
 
+  // No per-request child logger (a pino child per request is measurable on /check at fleet
+  // rates); error logs carry method and URL instead.
+  app.setChildLoggerFactory((logger) => logger);
   app.setErrorHandler(errorHandler(deps.logger));
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.observeHttp(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  checkRoute(app, deps);
-  downloadRoute(app, deps);
+  const now = deps.now ?? (() => performance.now());
+  const cache = new OfferCache(deps.store, now, deps.config.cacheTtlMs);
+  const checkIns = new GroupCommit<CheckIn>(checkInFlusher(deps.store));
+  const recent = new RecentCheckIns(now, deps.config.checkInResolutionMs);
+  // Check-ins in flight are committed before the app reports closed.
+  app.addHook('onClose', async () => checkIns.idle());
+  checkRoute(app, deps, { cache, checkIns, recent }, now);
+  downloadRoute(app, deps, new ArtifactCache(deps.artifacts), cache);
   updateStatusRoute(app, deps, deps.config.statusRequiresKey ? guard : undefined);
   opsRoutes(app, deps);
   await app.register(async (admin) => {
     // onRequest: a request without the key is refused before its body is read or parsed.
     admin.addHook('onRequest', async (req) => guard(req));
-    uploadRoute(admin, deps);
+    uploadRoute(admin, deps, cache);
     adminListRoutes(admin, deps);
-    rolloutRoutes(admin, deps);
+    rolloutRoutes(admin, deps, cache);
   });
   await app.ready();
   return { app, routes };

@@ -16,4 +16,6 @@ export interface HttpDeps {
    * it to the targeted devices. A rejection is logged, never turned into an HTTP error.
    */
   readonly onRolloutChange?: (rollout: RolloutRow) => void | Promise<void>;
+  /** Monotonic milliseconds for cache expiry; default `performance.now`. */
+  readonly now?: () => number;
 }

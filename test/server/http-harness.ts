@@ -21,12 +21,12 @@ export interface TestServer extends AsyncDisposable {
 }
 
 /** Start a server on free ports with a temp data dir. */
-export async function startServer(over: ServerConfigInput = {}): Promise<TestServer> {
+export async function startServer(over: ServerConfigInput = {}, ports: { now?: () => number } = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'otasim-http-'));
   try {
     const server = await OtaServer.create({
       port: 0, mqttPort: 0, data: dir, apiKey: TEST_KEY, logLevel: 'silent', ...over,
-    }, { logger: pino({ level: 'silent' }), defaultMetrics: false });
+    }, { logger: pino({ level: 'silent' }), defaultMetrics: false, ...ports });
     return {
       server, url: server.url, dir,
       async [Symbol.asyncDispose]() {

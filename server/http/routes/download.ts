@@ -4,7 +4,8 @@
  * `X-Checksum-SHA256`, an explicit `Content-Length` (the device rejects a response without one,
  * facts §4.3), `Content-Disposition: attachment; filename="<model>_<version>.bin"` — plus a strong
  * `ETag` (the SHA-256) and `Last-Modified` (upload time) so `Range`/`If-Range` resume works
- * (server/http/range.ts). The body streams from the artifact store.
+ * (server/http/range.ts). The release comes from the OfferCache; the body from the verified
+ * in-memory ArtifactCache, or streamed from the artifact store for images too large to hold.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
@@ -14,6 +15,8 @@ import type { ReleaseRow } from '../../store/store.js';
 import type { HttpDeps } from '../deps.js';
 import { contentRange, ifNoneMatchHits, ifRangeAllows, parseRange, unsatisfiedRange } from '../range.js';
 import { parseInput } from '../validate.js';
+import type { ArtifactCache } from '../artifact-cache.js';
+import type { OfferCache } from '../offer-cache.js';
 
 const Params = z.strictObject({ version: Slug });
 
@@ -32,8 +35,8 @@ function setCommonHeaders(reply: FastifyReply, r: ReleaseRow, etag: string): voi
   });
 }
 
-export function downloadRoute(app: FastifyInstance, deps: HttpDeps): void {
-  const { store, artifacts } = deps;
+export function downloadRoute(app: FastifyInstance, deps: HttpDeps, cache: ArtifactCache, releases: OfferCache): void {
+  const { artifacts } = deps;
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/firmware/download/:version',
@@ -41,7 +44,7 @@ export function downloadRoute(app: FastifyInstance, deps: HttpDeps): void {
     handler: async (req, reply) => {
       const { version } = parseInput(Params, req.params, 'path');
       const q = parseInput(FirmwareDownloadQuery, req.query, 'query');
-      const release = await store.getRelease(version, q.device_model);
+      const release = await releases.release(version, q.device_model);
       if (release === undefined) {
         throw new RequestError(404, 'OTASIM_ERR_NOT_FOUND', q.device_model === undefined
           ? `firmware version ${version} not found` : `firmware version ${version} for ${q.device_model} not found`);
@@ -62,6 +65,10 @@ export function downloadRoute(app: FastifyInstance, deps: HttpDeps): void {
       void reply.header('content-length', String(end - start + 1));
       if (req.method === 'HEAD') return reply.send();
       if (size === 0) return reply.send(Buffer.alloc(0));
+      if (cache.cacheable(size)) {
+        const bytes = await cache.get(release.file_path, release.checksum_sha256, size);
+        return reply.send(bytes.subarray(start, end + 1));
+      }
       return reply.send((await artifacts.read(release.file_path, { start, end })).stream);
     },
   });

@@ -12,6 +12,7 @@ import type { RolloutRow } from '../../store/store.js';
 import { filterGroups } from '../../rollout/targeting.js';
 import type { HttpDeps } from '../deps.js';
 import { parseInput } from '../validate.js';
+import type { OfferCache } from '../offer-cache.js';
 import { rolloutView } from '../views.js';
 
 const NameParams = z.strictObject({ name: Slug });
@@ -34,9 +35,10 @@ function checkTargets(type: TargetType, filter: TargetFilter | null | undefined)
   }
 }
 
-export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps): void {
+export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps, cache: OfferCache): void {
   const { store, logger } = deps;
   const changed = (row: RolloutRow): void => {
+    cache.invalidate();
     if (deps.onRolloutChange === undefined) return;
     Promise.resolve().then(() => deps.onRolloutChange?.(row))
       .catch((err: unknown) => logger.error({ err, rollout: row.name }, 'offering the rollout failed'));
@@ -55,11 +57,11 @@ export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps): void {
       target_type: body.target_type, target_filter: body.target_filter ?? null,
       rollout_percentage: body.rollout_percentage, is_active: body.is_active, created_by: 'admin',
     });
+    changed(row);
     await store.insertEvent({
       event_type: 'rollout_created', firmware_version: row.firmware_version, rollout_id: row.id, created_by: 'admin',
       event_data: { name: row.name, target_type: row.target_type, rollout_percentage: row.rollout_percentage },
     });
-    changed(row);
     if (warnings.length > 0) logger.warn({ rollout: row.name }, warnings[0]);
     return { status: 'ok', message: 'Rollout created successfully', rollout_id: row.id, rollout: rolloutView(row), warnings };
   });
@@ -72,11 +74,11 @@ export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps): void {
     checkTargets(change.target_type ?? current.target_type,
       change.target_filter === undefined ? current.target_filter : change.target_filter);
     const row = await store.updateRollout(current.id, change);
+    changed(row);
     await store.insertEvent({
       event_type: 'rollout_updated', firmware_version: row.firmware_version, rollout_id: row.id, created_by: 'admin',
       event_data: { name: row.name, change },
     });
-    changed(row);
     return { status: 'ok', message: 'Rollout updated successfully', rollout: rolloutView(row) };
   });
 
@@ -87,11 +89,11 @@ export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps): void {
     const current = byId ?? await store.getRollout(rollout_id);
     if (current === undefined) throw new RequestError(404, 'OTASIM_ERR_NOT_FOUND', `no rollout with id or name "${rollout_id}"`);
     const row = await store.updateRollout(current.id, { is_active: false });
+    changed(row);
     await store.insertEvent({
       event_type: 'rollout_updated', firmware_version: row.firmware_version, rollout_id: row.id, created_by: 'admin',
       event_data: { name: row.name, change: { is_active: false } },
     });
-    changed(row);
     return { status: 'ok', message: 'Rollout deactivated', rollout: rolloutView(row) };
   });
 

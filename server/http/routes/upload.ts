@@ -12,11 +12,12 @@ import { FirmwareUploadQuery } from '../../../protocol/payloads.js';
 import type { HttpDeps } from '../deps.js';
 import { checkFirmware } from '../firmware-check.js';
 import { parseInput } from '../validate.js';
+import type { OfferCache } from '../offer-cache.js';
 
 /** The multipart field that carries the binary (`curl -F "file=@firmware.bin"`). */
 export const FILE_FIELD = 'file';
 
-export function uploadRoute(app: FastifyInstance, deps: HttpDeps): void {
+export function uploadRoute(app: FastifyInstance, deps: HttpDeps, cache: OfferCache): void {
   const { store, artifacts, config, logger } = deps;
   app.post('/api/admin/firmware/upload', async (req) => {
     const q = parseInput(FirmwareUploadQuery, req.query, 'query');
@@ -55,6 +56,7 @@ export function uploadRoute(app: FastifyInstance, deps: HttpDeps): void {
       if (e instanceof ConflictError) throw duplicate();
       throw e;
     }
+    cache.invalidate();
     await store.insertEvent({
       event_type: 'firmware_uploaded', firmware_version: release.version, created_by: 'admin',
       event_data: { device_model: release.device_model, file_size: release.file_size, checksum: release.checksum_sha256, chip: fw.chip },
