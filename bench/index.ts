@@ -15,6 +15,8 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'verify-throughput.js' },
   { file: 'device-rss.js', nodeArgs: ['--expose-gc'] },
   { file: 'ingest.js' },
+  { file: 'check-rps.js' },
+  { file: 'download-rate.js' },
 ];
 
 let failed = 0;
