@@ -1,0 +1,204 @@
+/**
+ * The update itself, as esp_https_ota runs it (esp-idf-ota-facts §5.1, §5.3–§5.4): one GET; the
+ * response must be 200 with a Content-Length that fits the next OTA slot; the first 1024 bytes are
+ * judged (magic, chip id, app descriptor, version, secure_version vs eFuse) before esp_ota_begin;
+ * the body streams into esp_ota_write; a cut resumes with `Range: bytes=N-` and `If-Range` after a
+ * backoff, a bounded number of times; the SHA-256 is compared with the offer before esp_ota_end;
+ * then esp_ota_set_boot_partition, "installing", "rebooting", and the restart after a delay. Pure.
+ */
+import { backoffDelay } from './backoff.js';
+import { BEHAVIOUR_RULES } from './behaviour.js';
+import { draw, failJob, log, report, reset, running, step, timer, type Ctx } from './kit.js';
+import type { Offer } from './offer.js';
+import type { DeviceEffect, DeviceEvent, DeviceState, Job, JobSource, PowerCutPhase, Step } from './types.js';
+
+type E<T extends DeviceEvent['type']> = Extract<DeviceEvent, { type: T }>;
+
+/** esp_https_ota reads exactly this many bytes before esp_ota_begin (`IMAGE_HEADER_SIZE`, facts §5.1). */
+export const IMAGE_HEADER_BYTES = 1024;
+
+function job(s: DeviceState): Job {
+  if (s.job === null) throw new Error(`internal: phase ${s.phase} has no job`);
+  return s.job;
+}
+
+/** The power-cut fault for this job's `phase`, as an effect to emit before the phase starts. */
+function armCut(c: Ctx, j: Job, phase: PowerCutPhase): DeviceEffect[] {
+  const plan = c.dev.faults.powerCut(j.target, j.index);
+  if (plan === null || plan.phase !== phase) return [];
+  return [log(`fault ${plan.rule}: power cut armed at byte ${plan.atByte} of ${phase}`), { type: 'arm-power-cut', phase, atByte: plan.atByte }];
+}
+
+function request(j: Job, offset: number): DeviceEffect {
+  return {
+    type: 'download', url: j.url, offset, ifRange: offset > 0 ? j.etag : null, version: j.target, job: j.index, request: j.requests - 1,
+  };
+}
+
+/** Take an offer: note it in NVS, acknowledge it, report 0 %, and send the GET. */
+export function startJob(c: Ctx, s: DeviceState, offer: Offer, source: JobSource): Step {
+  const r = running(s);
+  const j: Job = {
+    source, url: offer.url, target: offer.target, sha256: offer.sha256, size: null, written: 0, reported: 0, retries: 0,
+    etag: null, begun: false, startedAt: c.now, index: s.nvs.jobs, requests: 1, image: null,
+  };
+  const next: DeviceState = {
+    ...s, phase: 'downloading', job: j,
+    nvs: { ...s.nvs, jobs: s.nvs.jobs + 1, pending: { from: r.version, to: offer.target, source, slot: r.nextSlot, installed: false, failure: null } },
+  };
+  return step(next,
+    log(`offer accepted: ${r.version} → ${offer.target} from ${offer.url}`),
+    ...(source === 'mqtt' ? report(c, s, { kind: 'accepted', target: offer.target }) : []),
+    ...report(c, s, { kind: 'progress', target: offer.target, state: 'Downloading', percent: 0, downloaded: 0, total: 0, elapsedMs: 0 }),
+    ...armCut(c, j, 'download'),
+    request(j, 0));
+}
+
+/** Start over from byte 0 (the server ignored or refused the Range): abort the handle, new GET. */
+function restartFromZero(c: Ctx, s: DeviceState, why: string): Step {
+  const j = job(s);
+  if (j.retries >= c.dev.config.downloadRetries) return failJob(c, s, 'download_failed', `${why}; ${j.retries} retries used`);
+  const fresh: Job = { ...j, written: 0, reported: 0, begun: false, etag: null, size: null, image: null, retries: j.retries + 1, requests: j.requests + 1 };
+  return step({ ...s, job: fresh }, log(`${why}: restarting from byte 0`), { type: 'download-cancel' },
+    ...(j.begun ? [{ type: 'ota', op: 'abort' } as const] : []), request(fresh, 0));
+}
+
+/** `bytes a-b/total` → [a, total], or null. */
+function contentRange(v: string | null): [number, number] | null {
+  const m = v === null ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(v.trim());
+  return m === null ? null : [Number(m[1]), Number(m[3])];
+}
+
+/** Response headers of the first request or of a resume. */
+export function downloadResponse(c: Ctx, s: DeviceState, e: E<'download-response'>): Step {
+  const j = job(s);
+  const res = e.response;
+  if (j.begun) {
+    // A resume: only a 206 for exactly the missing range continues the image (esp_https_ota §5.4).
+    const range = contentRange(res.contentRange);
+    if (res.status === 206 && range !== null && range[0] === j.written && range[1] === j.size) return step(s, log(`resumed at byte ${j.written} (206)`));
+    if (res.status === 200 || res.status === 206 || res.status === 416) return restartFromZero(c, s, `resume answered ${res.status}${res.contentRange ? ` ${res.contentRange}` : ''}`);
+    return downloadCut(c, s, { type: 'download-error', written: j.written, reason: `resume answered HTTP ${res.status}` });
+  }
+  if (res.status !== 200) {
+    const esp = res.status === 304 ? 'ESP_ERR_HTTP_NOT_MODIFIED' : res.status === 416 ? 'ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE' : undefined;
+    return failJob(c, s, 'http_status', `HTTP ${res.status}`, esp);
+  }
+  if (res.contentLength === null || res.contentLength === 0) return failJob(c, s, 'content_length', `Content-Length is ${res.contentLength ?? 'absent'}`);
+  const r = running(s);
+  if (r.nextSlot === null || r.nextSlotBytes === null) return failJob(c, s, 'no_partition', 'esp_ota_get_next_update_partition returned NULL');
+  if (res.contentLength > r.nextSlotBytes) {
+    return failJob(c, s, 'image_too_big', `${res.contentLength} bytes > ${r.nextSlot} (${r.nextSlotBytes} bytes)`);
+  }
+  const etag = res.etag !== null && !res.etag.startsWith('W/') ? res.etag : null; // If-Range needs a strong validator
+  return step({ ...s, job: { ...j, size: res.contentLength, etag } });
+}
+
+/** The first 1024 bytes: judge the image before esp_ota_begin. */
+export function downloadHeader(c: Ctx, s: DeviceState, e: E<'download-header'>): Step {
+  const j = job(s);
+  const r = running(s);
+  const h = e.header;
+  const size = j.size ?? 0;
+  if (!h.magicOk) return failJob(c, s, 'not_an_image', 'first byte is not 0xE9', 'ESP_ERR_OTA_VALIDATE_FAILED');
+  if (h.bytes < Math.min(IMAGE_HEADER_BYTES, size)) return failJob(c, s, 'image_truncated', `body ended after ${h.bytes} bytes`);
+  if (h.chipId !== r.chipId) return failJob(c, s, 'chip_mismatch', `image chip_id ${h.chipId}, this chip is ${r.chipId}`);
+  if (h.app === null) return failJob(c, s, 'no_app_desc', 'no esp_app_desc_t at offset 0x20');
+  if (j.target !== 'unknown' && h.app.version !== j.target) {
+    return failJob(c, s, 'version_mismatch', `image is ${h.app.version}, offer named ${j.target}`);
+  }
+  if (!c.dev.config.allowDowngrade && h.app.version === r.version) return failJob(c, s, 'not_newer', `image is ${h.app.version}, the running version`);
+  if (h.app.secureVersion < r.efuseSecureVersion) {
+    return failJob(c, s, 'secure_version', `secure_version ${h.app.secureVersion} < eFuse ${r.efuseSecureVersion}`);
+  }
+  const accepted: Job = { ...j, begun: true, image: h.app.version };
+  return step({ ...s, job: accepted }, ...armCut(c, j, 'erase'), ...armCut(c, j, 'write'), { type: 'download-accept', imageSize: size });
+}
+
+/** Bytes are in flash: report at each `progressStepPercent` crossed. */
+export function downloadProgress(c: Ctx, s: DeviceState, e: E<'download-progress'>): Step {
+  const j = job(s);
+  const size = j.size ?? 0;
+  const percent = size === 0 ? 0 : Math.min(100, Math.floor((e.written * 100) / size));
+  const stepPct = c.dev.config.progressStepPercent;
+  const reached = Math.floor(percent / stepPct) * stepPct;
+  const next: DeviceState = { ...s, job: { ...j, written: e.written, reported: Math.max(j.reported, reached) } };
+  if (reached <= j.reported) return step(next);
+  return step(next, ...report(c, s, {
+    kind: 'progress', target: j.target, state: 'Downloading', percent, downloaded: e.written, total: size, elapsedMs: c.now - j.startedAt,
+  }));
+}
+
+/** The body ended: all of it? the right SHA-256? Then esp_ota_end. */
+export function downloadEnd(c: Ctx, s: DeviceState, e: E<'download-end'>): Step {
+  const j = job(s);
+  const size = j.size ?? 0;
+  if (e.written > size) return failJob(c, s, 'content_length', `body is longer than Content-Length ${size}`);
+  if (e.written < size) return downloadCut(c, s, { type: 'download-error', written: e.written, reason: `body ended at ${e.written} of ${size} bytes` });
+  if (j.sha256 !== null && e.sha256 !== j.sha256) return failJob(c, s, 'checksum_mismatch', `got ${e.sha256}, offer says ${j.sha256}`);
+  return step({ ...s, phase: 'verifying', job: { ...j, written: e.written } },
+    ...report(c, s, { kind: 'progress', target: j.target, state: 'Verifying', percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }),
+    { type: 'ota', op: 'end' });
+}
+
+/** The transfer broke: resume after a backoff, or give up when the retries are spent. */
+export function downloadCut(c: Ctx, s: DeviceState, e: E<'download-error'>): Step {
+  const j = job(s);
+  const reason = e.stalled ? 'timeout' : 'download_failed';
+  if (!BEHAVIOUR_RULES[c.dev.config.behaviour].resume) return failJob(c, s, reason, e.reason);
+  if (j.retries >= c.dev.config.downloadRetries) return failJob(c, s, reason, `${e.reason}; ${j.retries} retries used`);
+  const [u, drawn] = draw(c, s, 'download-jitter');
+  const delay = backoffDelay(c.dev.config.downloadBackoff, j.retries + 1, u);
+  const written = j.begun ? Math.max(j.written, e.written) : 0;
+  return step({ ...drawn, phase: 'retry-wait', job: { ...j, written, retries: j.retries + 1 } },
+    { type: 'download-cancel' },
+    log(`download cut at ${written} bytes (${e.reason}); retry ${j.retries + 1}/${c.dev.config.downloadRetries} in ${delay} ms`),
+    timer('download-retry', delay));
+}
+
+/** The backoff is over: `Range: bytes=N-` when bytes are in flash, else start over. */
+export function downloadResume(_c: Ctx, s: DeviceState): Step {
+  const j = job(s);
+  if (j.begun && j.written > 0) {
+    const next: Job = { ...j, requests: j.requests + 1 };
+    return step({ ...s, phase: 'downloading', job: next }, request(next, j.written));
+  }
+  const fresh: Job = { ...j, written: 0, reported: 0, begun: false, size: null, etag: null, image: null, requests: j.requests + 1 };
+  return step({ ...s, phase: 'downloading', job: fresh }, ...(j.begun ? [{ type: 'ota', op: 'abort' } as const] : []), request(fresh, 0));
+}
+
+/** esp_ota_begin or esp_ota_write returned an error. */
+export function writeFailed(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
+  const err = e.error;
+  if (err === undefined) return step(s);
+  if (e.op === 'begin' && err.code === 'ESP_ERR_INVALID_SIZE') return failJob(c, s, 'image_too_big', err.message, err.code);
+  if (e.op === 'begin' && err.code === 'ESP_ERR_NOT_FOUND') return failJob(c, s, 'no_partition', err.message, err.code);
+  return failJob(c, s, e.op === 'begin' ? 'begin_failed' : 'flash_write_failed', err.message, err.code);
+}
+
+/** esp_ota_end returned: the image verified → esp_ota_set_boot_partition. */
+export function verified(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
+  const j = job(s);
+  if (e.error !== undefined) return failJob(c, s, 'validate_failed', e.error.message, e.error.code);
+  return step({ ...s, phase: 'activating', job: { ...j, begun: false } }, ...armCut(c, j, 'otadata'), { type: 'ota', op: 'set-boot' });
+}
+
+/** esp_ota_set_boot_partition returned: installed; report and restart after the delay. */
+export function activated(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
+  const j = job(s);
+  if (e.error !== undefined) return failJob(c, s, 'set_boot_failed', e.error.message, e.error.code);
+  const pending = s.nvs.pending === null ? null : { ...s.nvs.pending, installed: true };
+  const size = j.size ?? 0;
+  return step({ ...s, phase: 'rebooting', nvs: { ...s.nvs, pending, lastInstalled: j.image ?? j.target } },
+    log(`boot partition set to ${s.nvs.pending?.slot ?? '?'}; restarting in ${c.dev.config.rebootDelayMs} ms`),
+    ...report(c, s, { kind: 'progress', target: j.target, state: 'Installing', percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }),
+    ...report(c, s, { kind: 'rebooting', target: j.target }),
+    timer('reboot', c.dev.config.rebootDelayMs));
+}
+
+/** The delay is over: esp_restart. */
+export function restart(c: Ctx, s: DeviceState): Step {
+  const j = job(s);
+  const r = reset(c, s, 'sw-restart', BEHAVIOUR_RULES[c.dev.config.behaviour].gracefulRestart);
+  return step(r.state, ...armCut(c, j, 'reboot'), ...r.effects);
+}
