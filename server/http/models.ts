@@ -6,7 +6,7 @@
  * board-based PlatformIO environments (`lilygo-t-display-s3-heater`, `waveshare-s3-touch-lcd-43`,
  * paku-protocol-facts §2.8), or chip-plus-board names (`esp32-heater`, `esp32-ch340c-30pin`).
  */
-import { CHIP_NAMES, isChipName, type ChipName } from '../../simulator/esp32/chips.js';
+import { isChipName, type ChipName } from '../../simulator/esp32/chips.js';
 
 /** Board families whose chip is known (paku-protocol-facts §2.8 workflow inputs, §1.7). */
 const BOARD_CHIPS: ReadonlyArray<readonly [RegExp, ChipName]> = [
@@ -41,6 +41,3 @@ export function chipForModel(deviceModel: string, overrides: Readonly<Record<str
   for (const [re, chip] of BOARD_CHIPS) if (re.test(lower)) return { kind: 'chip', chip };
   return { kind: 'any' };
 }
-
-/** The chip names a model could mean, for error messages. */
-export const KNOWN_CHIPS: readonly ChipName[] = CHIP_NAMES;
