@@ -48,6 +48,8 @@ export interface ServerConfig {
   readonly modelChips: Readonly<Record<string, ChipName>>;
   /** How long `/api/firmware/check` may serve rollouts and releases cached from the store, in ms; writes through this server invalidate at once. 0 disables. Default 1000. */
   readonly cacheTtlMs: number;
+  /** Bytes of verified firmware images held in memory for downloads; 0 streams every download from disk. Default 64 MiB. */
+  readonly downloadCacheBytes: number;
   /** A device polling again within this many ms with the same model, version and offer is not rewritten (last_seen keeps this resolution; real devices poll hourly). 0 writes every check. Default 10000. */
   readonly checkInResolutionMs: number;
   /** pino level. Default `info`. */
@@ -83,6 +85,7 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'statusRequiresKey', flag: 'status-requires-key', type: 'boolean', default: false, describe: 'require X-API-Key on device update-status, as the real service does' },
   { key: 'modelChips', flag: 'model-chip', type: 'array', describe: 'map a device_model to a chip for upload checks: NAME=CHIP (repeatable)' },
   { key: 'cacheTtlMs', flag: 'cache-ttl-ms', type: 'number', default: 1000, describe: 'ms /check may serve cached rollouts/releases (another server\'s changes show within it)' },
+  { key: 'downloadCacheBytes', flag: 'download-cache-bytes', type: 'number', default: 64 * 1024 * 1024, describe: 'bytes of firmware held in memory for downloads (0 = always stream from disk)' },
   { key: 'checkInResolutionMs', flag: 'check-in-resolution-ms', type: 'number', default: 10_000, describe: 'ms within which a repeated identical device check is not rewritten (last_seen resolution)' },
   { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level' },
 ];
@@ -178,6 +181,7 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     statusRequiresKey: input.statusRequiresKey ?? false,
     modelChips: Object.freeze(modelChips(input.modelChips)),
     cacheTtlMs: nonNegative('cache-ttl-ms', input.cacheTtlMs ?? 1000),
+    downloadCacheBytes: nonNegative('download-cache-bytes', input.downloadCacheBytes ?? 64 * 1024 * 1024),
     checkInResolutionMs: nonNegative('check-in-resolution-ms', input.checkInResolutionMs ?? 10_000),
     logLevel: oneOf('log-level', input.logLevel ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   });

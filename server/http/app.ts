@@ -88,7 +88,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   // Check-ins in flight are committed before the app reports closed.
   app.addHook('onClose', async () => checkIns.idle());
   checkRoute(app, deps, { cache, checkIns, recent }, now);
-  downloadRoute(app, deps, new ArtifactCache(deps.artifacts), cache);
+  downloadRoute(app, deps, new ArtifactCache(deps.artifacts, deps.config.downloadCacheBytes,
+    Math.min(deps.config.maxUploadBytes, deps.config.downloadCacheBytes)), cache);
   updateStatusRoute(app, deps, deps.config.statusRequiresKey ? guard : undefined);
   opsRoutes(app, deps);
   await app.register(async (admin) => {

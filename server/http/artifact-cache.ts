@@ -25,7 +25,7 @@ export class ArtifactCache {
 
   /** Whether an image of `size` bytes is served from memory. */
   cacheable(size: number): boolean {
-    return size <= this.maxItemBytes && size <= this.maxBytes;
+    return size > 0 && size <= this.maxItemBytes && size <= this.maxBytes;
   }
 
   /** The verified bytes of `key` (whose SHA-256 is `sha256`, `size` bytes long). */

@@ -67,13 +67,15 @@ describe('parseRange (RFC 9110 §14)', () => {
   });
 });
 
-describe('GET/HEAD /api/firmware/download/{version}', () => {
+const MODES = [['from the verified memory cache', 64 * 1024 * 1024], ['streamed from disk', 0]] as const;
+
+for (const [mode, downloadCacheBytes] of MODES) describe(`GET/HEAD /api/firmware/download/{version} (${mode})`, () => {
   let s: TestServer;
   const bytes = image('1.4.3', 'esp32s3', 200 * 1024);
   const sha = createHash('sha256').update(bytes).digest('hex');
   const path = '/api/firmware/download/1.4.3?device_model=lilygo-t-display-s3-heater';
   beforeAll(async () => {
-    s = await startServer();
+    s = await startServer({ downloadCacheBytes });
     expect((await upload(s.url, '1.4.3', 'lilygo-t-display-s3-heater', bytes)).status).toBe(200);
   });
   afterAll(async () => {
