@@ -51,6 +51,9 @@ async function waitForLine(r: Running, re: RegExp): Promise<Record<string, unkno
   }
 }
 
+/** Per test: PGlite initialises a fresh data dir in seconds per server, more on a loaded machine. */
+const TIMEOUT = 240_000;
+
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
@@ -79,7 +82,7 @@ describe('otasim server (child process)', () => {
       expect(await r.exit).toEqual({ code: 0, signal: null });
       expect(r.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping', 'stopped']));
       expect(r.stderr.join('')).not.toMatch(/Error|internal error/);
-    });
+    }, TIMEOUT);
   }
 
   it('without --api-key it warns that the built-in default key is in use; OTASIM_API_KEY is read instead', async () => {
@@ -106,7 +109,7 @@ describe('otasim server (child process)', () => {
     await ok.body.dump();
     r2.child.kill('SIGTERM');
     expect((await r2.exit).code).toBe(0);
-  });
+  }, TIMEOUT);
 
   it('bad flags are usage errors (exit 2, one line)', () => {
     for (const args of [['--port', '70000'], ['--port', 'abc'], ['--broker', 'not a url'], ['--api-key', 'short'],
@@ -115,7 +118,7 @@ describe('otasim server (child process)', () => {
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.split('\n')[0]).toMatch(/^otasim: /);
     }
-  });
+  }, TIMEOUT);
 
   it('a port already in use fails with one line and exit 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'otasim-cli-server-'));
@@ -129,5 +132,5 @@ describe('otasim server (child process)', () => {
     expect(clash.stderr.join('')).toMatch(/^otasim: EADDRINUSE: /m);
     r.child.kill('SIGTERM');
     expect((await r.exit).code).toBe(0);
-  });
+  }, TIMEOUT);
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { apiKeyCheck } from '../../server/http/auth.js';
 import { RequestError } from '../../protocol/errors.js';
-import { http, startServer, TEST_KEY, type TestServer } from './http-harness.js';
+import { http, startServer, TEST_KEY, type TestServer, SERVER_START_MS } from './http-harness.js';
 import type { FastifyRequest } from 'fastify';
 
 const concrete = (url: string): string => url.replace(/:([a-z_]+)/g, (_m, p: string) => `x-${p}`);
@@ -17,7 +17,7 @@ describe('admin routes need X-API-Key', () => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startServer();
-  });
+  }, SERVER_START_MS);
   afterAll(async () => {
     await s?.[Symbol.asyncDispose]();
   });
@@ -93,7 +93,7 @@ describe('update-status with statusRequiresKey (the real service since ad9c9a4)'
     const h = { 'content-type': 'application/json' };
     expect((await http(s.url, 'POST', '/api/device/d1/update-status', { headers: h, body })).status).toBe(401);
     expect((await http(s.url, 'POST', '/api/device/d1/update-status', { headers: h, body, key: TEST_KEY })).status).toBe(200);
-  });
+  }, SERVER_START_MS);
 });
 
 describe('apiKeyCheck', () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
 import { fixture, haveFixtures } from '../fixtures.js';
-import { fileForm, http, image, sendJson, startServer, TEST_KEY, upload, type Res, type TestServer } from './http-harness.js';
+import { fileForm, http, image, sendJson, startServer, TEST_KEY, upload, type Res, type TestServer, SERVER_START_MS } from './http-harness.js';
 
 const LIMIT = 256 * 1024;
 
@@ -34,7 +34,7 @@ describe('bad input → 4xx {error: {code, message}}', () => {
   beforeAll(async () => {
     s = await startServer({ maxUploadBytes: LIMIT });
     expect((await upload(s.url, '1.0.0', 'esp32', image('1.0.0'))).status).toBe(200);
-  });
+  }, SERVER_START_MS);
   afterAll(async () => {
     await s?.[Symbol.asyncDispose]();
   });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../server/http/group-commit.js';
 import { RecentCheckIns } from '../../server/http/routes/check.js';
-import { http, image, sendJson, startServer, TEST_KEY, upload } from './http-harness.js';
+import { http, image, sendJson, startServer, TEST_KEY, upload, SERVER_START_MS } from './http-harness.js';
 
 describe('GroupCommit', () => {
   it('adds made in one turn go out in one flush; each waiter settles with its batch', async () => {
@@ -96,7 +96,7 @@ describe('caches in a running server (manual clock)', () => {
     expect((await check('1.0.1')).json.update_available).toBe(false);
     t += 1_000;
     expect((await check('1.0.1')).json.update_available).toBe(true);
-  });
+  }, SERVER_START_MS);
 
   it('a firmware file damaged on disk is refused with 500 and never served', async () => {
     await using s = await startServer();
@@ -118,5 +118,5 @@ describe('caches in a running server (manual clock)', () => {
     const ok = await http(s.url, 'GET', '/api/firmware/download/3.0.0');
     expect(ok.status).toBe(200);
     expect(ok.bytes.equals(Buffer.from(bytes))).toBe(true);
-  });
+  }, SERVER_START_MS);
 });

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { contentRange, ifNoneMatchHits, ifRangeAllows, parseRange } from '../../server/http/range.js';
-import { http, image, startServer, upload, type TestServer } from './http-harness.js';
+import { http, image, startServer, upload, type TestServer, SERVER_START_MS } from './http-harness.js';
 
 describe('parseRange (RFC 9110 §14)', () => {
   it.each([
@@ -77,7 +77,7 @@ for (const [mode, downloadCacheBytes] of MODES) describe(`GET/HEAD /api/firmware
   beforeAll(async () => {
     s = await startServer({ downloadCacheBytes });
     expect((await upload(s.url, '1.4.3', 'lilygo-t-display-s3-heater', bytes)).status).toBe(200);
-  });
+  }, SERVER_START_MS);
   afterAll(async () => {
     await s?.[Symbol.asyncDispose]();
   });

@@ -13,6 +13,9 @@ import type { ChipName } from '../../simulator/esp32/chips.js';
 
 export const TEST_KEY = 'test-api-key-0123456789';
 
+/** Hook timeout for starting a server: PGlite initialises a fresh data dir in seconds, more on a loaded machine. */
+export const SERVER_START_MS = 180_000;
+
 /** A running server plus its temp dir; `await using` closes both. */
 export interface TestServer extends AsyncDisposable {
   readonly server: OtaServer;

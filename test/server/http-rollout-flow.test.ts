@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetedDevices } from '../../server/rollout/targeting.js';
-import { http, image, sendJson, startServer, TEST_KEY, upload, type TestServer } from './http-harness.js';
+import { http, image, sendJson, startServer, TEST_KEY, upload, type TestServer, SERVER_START_MS } from './http-harness.js';
 
 const check = (s: TestServer, id: string, version: string, model = 'esp32') =>
   http(s.url, 'GET', `/api/firmware/check?device_id=${id}&device_model=${model}&current_version=${version}`);
@@ -28,7 +28,7 @@ describe('rollouts decide offers; devices report back', () => {
     expect((await upload(s.url, '1.1.0', 'esp32', image('1.1.0'), '&release_notes=first&min_version=1.0.0')).status).toBe(200);
     expect((await upload(s.url, '1.2.0', 'esp32', image('1.2.0'), '&release_notes=second')).status).toBe(200);
     for (const id of fleet) expect((await check(s, id, '1.0.0')).status).toBe(200);
-  });
+  }, SERVER_START_MS);
   afterAll(async () => {
     await s?.[Symbol.asyncDispose]();
   });

@@ -16,7 +16,7 @@ import { FormData } from 'undici';
 import { projectRoot } from '../fixtures.js';
 import { chipForModel } from '../../server/http/models.js';
 import { extractCurls, parseCurl, type CurlRequest } from './seed-curl.js';
-import { http, image, startServer, type Res, type TestServer } from './http-harness.js';
+import { http, image, startServer, type Res, type TestServer, SERVER_START_MS } from './http-harness.js';
 
 const seedsDir = process.env.OTASIM_SEEDS ?? resolve(projectRoot, '..', 'shared', 'seeds');
 const haveSeeds = existsSync(seedsDir);
@@ -124,7 +124,7 @@ describe.skipIf(!haveSeeds)('seed curl replay (001, 002)', () => {
 
   beforeAll(async () => {
     s = await startServer({ apiKey: KEY });
-  });
+  }, SERVER_START_MS);
   afterAll(async () => {
     await s?.[Symbol.asyncDispose]();
   });

@@ -14,7 +14,7 @@ import type { MqttClient } from 'mqtt';
 import { urlClientFactory, type MqttClientFactory } from '../../server/broker/index.js';
 import { mosquitto, uniquePrefix } from './mqtt-env.js';
 import { DATABASE_URL, dropSchema, postgresReachable, uniqueSchema } from './store-harness.js';
-import { http, image, sendJson, startServer, TEST_KEY, upload, type TestServer } from './http-harness.js';
+import { http, image, sendJson, startServer, TEST_KEY, upload, type TestServer, SERVER_START_MS } from './http-harness.js';
 import type { ServerConfigInput } from '../../server/index.js';
 
 const pgUp = await postgresReachable('server-mqtt');
@@ -66,7 +66,7 @@ for (const t of targets) {
         if (topic === `${prefix}/edge/${id}/cmd/ota`) commands.push(JSON.parse(payload.toString()));
       });
       await device.subscribeAsync(`${prefix}/edge/${id}/cmd/ota`, { qos: 0 });
-    });
+    }, SERVER_START_MS);
     afterAll(async () => {
       await device?.endAsync();
       await s?.[Symbol.asyncDispose]();
