@@ -4,3 +4,5 @@
 export * from './profile.js';
 export * from './decide.js';
 export * from './rng.js';
+export * from './load.js';
+export { parseYaml, type Json } from './yaml.js';
