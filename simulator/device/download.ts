@@ -77,7 +77,13 @@ export function downloadResponse(c: Ctx, s: DeviceState, e: E<'download-response
     // A resume: only a 206 for exactly the missing range continues the image (esp_https_ota §5.4).
     const range = contentRange(res.contentRange);
     if (res.status === 206 && range !== null && range[0] === j.written && range[1] === j.size) return step(s, log(`resumed at byte ${j.written} (206)`));
-    if (res.status === 200 || res.status === 206 || res.status === 416) return restartFromZero(c, s, `resume answered ${res.status}${res.contentRange ? ` ${res.contentRange}` : ''}`);
+    // The server holds a different length than its first Content-Length said: the image cannot be completed.
+    if (res.status === 416 || (res.status === 206 && range !== null && range[1] !== j.size)) {
+      return failJob(c, s, 'content_length', `Content-Length said ${j.size ?? '?'}, resume at ${j.written} answered ${res.status} ${res.contentRange ?? ''}`.trimEnd(),
+        res.status === 416 ? 'ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE' : undefined);
+    }
+    // Range ignored (200), or a 206 for other bytes: esp_https_ota restarts from 0 without resumption (§5.4).
+    if (res.status === 200 || res.status === 206) return restartFromZero(c, s, `resume answered ${res.status}${res.contentRange ? ` ${res.contentRange}` : ''}`);
     return downloadCut(c, s, { type: 'download-error', written: j.written, reason: `resume answered HTTP ${res.status}` });
   }
   if (res.status !== 200) {

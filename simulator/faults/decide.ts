@@ -40,7 +40,9 @@ export interface RequestSubject {
   readonly job: number;
   /** Request index within the job (0 = the first, 1 = the first resume, …). */
   readonly request: number;
-  /** Image size in bytes when known (flaky cuts need it). */
+  /** Image offset of the request's first body byte (the `Range` start; 0 for a full GET). */
+  readonly offset: number;
+  /** Image size in bytes when known (flaky cuts need it): the body carries `size − offset` bytes. */
   readonly size: number | null;
 }
 
@@ -169,8 +171,8 @@ export function deviceFaults(profile: FaultProfile, seed: number, deviceId: stri
           case 'bandwidth': bytesPerSecond = Math.min(bytesPerSecond ?? Infinity, rule.bytes_per_second); break;
           case 'drop': if (r.job < rule.times && r.request < rule.requests) cut(rule.at_byte); break;
           case 'flaky':
-            if (r.size !== null && draw('flaky', index, r.job, r.request) < rule.probability) {
-              cut(Math.floor(draw('flaky-at', index, r.job, r.request) * r.size));
+            if (r.size !== null && r.size > r.offset && draw('flaky', index, r.job, r.request) < rule.probability) {
+              cut(Math.floor(draw('flaky-at', index, r.job, r.request) * (r.size - r.offset)));
             }
             break;
           case 'corrupt': if (r.job < rule.times) corrupt.push({ at: rule.at_byte, xor: rule.xor }); break;

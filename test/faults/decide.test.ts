@@ -104,7 +104,7 @@ describe('update faults', () => {
 
   it('drop cuts the first `requests` requests of the first `times` jobs; the earliest cut wins', () => {
     const f = deviceFaults(P([{ kind: 'drop', at_byte: 5000, requests: 2 }, { kind: 'drop', at_byte: 3000, version: '9.9.9' }]), 0, 'd');
-    const req = (job: number, request: number, version = '1.1.0') => f.network({ version, job, request, size: 10_000 }).cutAfter;
+    const req = (job: number, request: number, version = '1.1.0') => f.network({ version, job, request, offset: 0, size: 10_000 }).cutAfter;
     expect([req(0, 0), req(0, 1), req(0, 2), req(1, 0)]).toEqual([5000, 5000, null, null]);
     expect(req(0, 0, '9.9.9')).toBe(3000);
   });
@@ -113,7 +113,7 @@ describe('update faults', () => {
     const f = deviceFaults(P([{ kind: 'flaky', probability: 0.3 }]), 5, 'd');
     let cuts = 0;
     for (let r = 0; r < 2000; r++) {
-      const c = f.network({ version: 'v', job: 0, request: r, size: 1000 }).cutAfter;
+      const c = f.network({ version: 'v', job: 0, request: r, offset: 400, size: 1400 }).cutAfter;
       if (c !== null) {
         cuts++;
         expect(c).toBeGreaterThanOrEqual(0);
@@ -122,7 +122,7 @@ describe('update faults', () => {
     }
     expect(cuts / 2000).toBeGreaterThan(0.26);
     expect(cuts / 2000).toBeLessThan(0.34);
-    expect(f.network({ version: 'v', job: 0, request: 0, size: null }).cutAfter).toBeNull();
+    expect(f.network({ version: 'v', job: 0, request: 0, offset: 0, size: null }).cutAfter).toBeNull();
   });
 
   it('latency and bandwidth combine; corruption lists every flipped byte', () => {
@@ -130,10 +130,10 @@ describe('update faults', () => {
       { kind: 'latency', ms: 100 }, { kind: 'latency', ms: 50 }, { kind: 'bandwidth', bytes_per_second: 9000 },
       { kind: 'bandwidth', bytes_per_second: 4000 }, { kind: 'corrupt', at_byte: 7, xor: 1 }, { kind: 'corrupt', at_byte: 9 },
     ]), 0, 'd');
-    expect(f.network({ version: 'v', job: 0, request: 0, size: 10 })).toEqual({
+    expect(f.network({ version: 'v', job: 0, request: 0, offset: 0, size: 10 })).toEqual({
       latencyMs: 150, bytesPerSecond: 4000, cutAfter: null, corrupt: [{ at: 7, xor: 1 }, { at: 9, xor: 0xff }],
     });
-    expect(f.network({ version: 'v', job: 1, request: 0, size: 10 }).corrupt).toEqual([]);
+    expect(f.network({ version: 'v', job: 1, request: 0, offset: 0, size: 10 }).corrupt).toEqual([]);
   });
 
   it('flash too small: the smallest slot asked for', () => {
