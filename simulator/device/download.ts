@@ -105,9 +105,9 @@ export function downloadHeader(c: Ctx, s: DeviceState, e: E<'download-header'>):
   const j = job(s);
   const r = running(s);
   const h = e.header;
-  const size = j.size ?? 0;
   if (!h.magicOk) return failJob(c, s, 'not_an_image', 'first byte is not 0xE9', 'ESP_ERR_OTA_VALIDATE_FAILED');
-  if (h.bytes < Math.min(IMAGE_HEADER_BYTES, size)) return failJob(c, s, 'image_truncated', `body ended after ${h.bytes} bytes`);
+  // esp_https_ota: "Complete headers were not received" — even an image that short could not be an app.
+  if (h.bytes < IMAGE_HEADER_BYTES) return failJob(c, s, 'image_truncated', `body ended after ${h.bytes} of the ${IMAGE_HEADER_BYTES} header bytes`);
   if (h.chipId !== r.chipId) return failJob(c, s, 'chip_mismatch', `image chip_id ${h.chipId}, this chip is ${r.chipId}`);
   if (h.app === null) return failJob(c, s, 'no_app_desc', 'no esp_app_desc_t at offset 0x20');
   if (j.target !== 'unknown' && h.app.version !== j.target) {
@@ -118,7 +118,7 @@ export function downloadHeader(c: Ctx, s: DeviceState, e: E<'download-header'>):
     return failJob(c, s, 'secure_version', `secure_version ${h.app.secureVersion} < eFuse ${r.efuseSecureVersion}`);
   }
   const accepted: Job = { ...j, begun: true, image: h.app.version };
-  return step({ ...s, job: accepted }, ...armCut(c, j, 'erase'), ...armCut(c, j, 'write'), { type: 'download-accept', imageSize: size });
+  return step({ ...s, job: accepted }, ...armCut(c, j, 'erase'), ...armCut(c, j, 'write'), { type: 'download-accept', imageSize: j.size ?? 0 });
 }
 
 /** Bytes are in flash: report at each `progressStepPercent` crossed. */

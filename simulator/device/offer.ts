@@ -28,7 +28,7 @@ export interface Refusal {
 const optText = z.string().nullable().optional();
 
 /** `cmd/ota`: only `url` is required; `device_model` is honoured when a server adds it. */
-const Command = z.looseObject({ url: z.unknown(), version: optText, checksum: optText, device_model: optText });
+const Command = z.looseObject({ url: z.unknown().optional(), version: optText, checksum: optText, device_model: optText });
 
 /** `FirmwareCheckResponse`, read leniently (a device ignores keys it does not know). */
 const CheckBody = z.looseObject({
