@@ -75,9 +75,12 @@ export class SystemClock implements Clock {
     this.#unref = opts.unref ?? false;
   }
 
-  /** Monotonic: wall time at construction plus elapsed `performance.now()`, so a wall-clock step never reorders timers. */
+  /**
+   * Whole ms, monotonic: wall time at construction plus elapsed `performance.now()`, so a wall-clock
+   * step never reorders timers (and payloads that carry times get integers, as `Date.now()` gives).
+   */
   now(): number {
-    return this.#epoch + performance.now();
+    return Math.floor(this.#epoch + performance.now());
   }
 
   /** Number of timers pending. */

@@ -35,6 +35,11 @@ export interface TransferDeps {
   readonly serverUrl: string | null;
   /** No body byte for this long aborts the transfer as stalled, ms. */
   readonly stallTimeoutMs: number;
+  /**
+   * Largest `esp_ota_write`, bytes: the in-flight chunk is written in pieces of at most this, each
+   * one a `download-progress` (esp_https_ota writes its receive buffer each time). Default 4096.
+   */
+  readonly writeBytes?: number;
   readonly emit: (event: DeviceEvent) => void;
 }
 
@@ -260,8 +265,17 @@ export class Transfer {
     return true;
   }
 
-  /** `esp_ota_write` one chunk (or the part of it before a power cut). */
+  /** `esp_ota_write` the chunk in pieces of at most `writeBytes`. */
   #write(a: Active, chunk: Uint8Array): boolean {
+    const piece = this.#d.writeBytes ?? 4096;
+    for (let at = 0; at < chunk.length; at += piece) {
+      if (!this.#writePiece(a, chunk.subarray(at, at + piece))) return false;
+    }
+    return true;
+  }
+
+  /** `esp_ota_write` one piece (or the part of it before a power cut). */
+  #writePiece(a: Active, chunk: Uint8Array): boolean {
     const d = this.#d;
     let data = chunk;
     const cutHere = this.#cutLeft !== null && this.#cutLeft < chunk.length;
