@@ -200,7 +200,7 @@ export class Transfer {
       etag: header(h, 'etag'),
     };
     const total = response.contentLength === null ? null : effect.offset + response.contentLength;
-    const plan = d.faults.network({ version: effect.version, job: effect.job, request: effect.request, size: total });
+    const plan = d.faults.network({ version: effect.version, job: effect.job, request: effect.request, offset: effect.offset, size: total });
     a.stallTimer?.();
     if (plan.latencyMs > 0) await sleep(d.clock, plan.latencyMs, a.controller.signal);
     if (!this.#current(a)) return;

@@ -171,7 +171,7 @@ export class DeviceRuntime implements AsyncDisposable {
       case 'mqtt-connect': {
         const running = this.#state.running;
         const latency = running === null ? 0
-          : this.faults.network({ version: running.version, job: this.#state.nvs.jobs, request: 0, size: null }).latencyMs;
+          : this.faults.network({ version: running.version, job: this.#state.nvs.jobs, request: 0, offset: 0, size: null }).latencyMs;
         this.#link.connect(f, latency);
         return;
       }
