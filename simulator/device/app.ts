@@ -38,8 +38,11 @@ export function appStart(c: Ctx, s: DeviceState, e: E<'booted'>): Step {
     if (b.reason === 'power-lost') return powerLost(c, s);
     return step({ ...s, phase: 'bricked', running: null }, log(`boot failed: ${b.reason}; the chip resets forever`));
   }
+  const p = s.nvs.pending;
+  const rolledBack = p !== null && p.installed && p.slot !== b.partition;
   const booted: DeviceState = {
-    ...s, running: b, boots: s.boots + 1, bootAt: c.now, updated: s.nvs.pending?.installed ?? false, job: null,
+    ...s, running: b, boots: s.boots + 1, bootAt: c.now, updated: p?.installed ?? false, job: null,
+    nvs: rolledBack ? { ...s.nvs, lastInvalid: p.to } : s.nvs,
   };
   const started = log(`boot #${booted.boots}: ${b.partition} runs ${b.version} (${b.otaState})`);
   const fate = c.dev.faults.boot(bootSubject(booted));

@@ -36,7 +36,7 @@ function takeOffer(c: Ctx, s: DeviceState, o: Offer | Refusal, source: 'mqtt' | 
 
 function offerMessage(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
   if (e.topic !== deviceTopics(c.dev.config).cmdOta(c.dev.config.deviceId)) return step(s);
-  return takeOffer(c, s, offerFromCommand(c.dev.config, running(s).version, e.payload), 'mqtt');
+  return takeOffer(c, s, offerFromCommand(c.dev.config, running(s).version, e.payload, s.nvs.lastInvalid), 'mqtt');
 }
 
 function offerWhileBusy(_c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
@@ -50,8 +50,10 @@ function pollCheck(c: Ctx, s: DeviceState): Step {
 }
 
 function checkResponse(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'check-response' }>): Step {
-  const o = offerFromCheck(c.dev.config, running(s).version, e.status, e.body);
+  const o = offerFromCheck(c.dev.config, running(s).version, e.status, e.body, s.nvs.lastInvalid);
   if ('none' in o || 'unusable' in o) return checkDone(c, s, 'none' in o ? 'no update available' : o.unusable);
+  // Polling asks again every interval: a version it already runs or rolled back is "nothing new", not a failure to report each time.
+  if (isRefusal(o) && (o.refused === 'not_newer' || o.refused === 'known_bad')) return checkDone(c, s, `${o.refused}: ${o.detail}`);
   return takeOffer(c, { ...s, phase: 'idle' }, o, 'poll');
 }
 
@@ -128,7 +130,7 @@ export function transitions(): readonly { readonly phases: readonly Phase[]; rea
 export function initialState(): DeviceState {
   return {
     phase: 'off', link: 'down', linkFailures: 0, running: null, boots: 0, bootAt: 0, updated: false, job: null,
-    nvs: { pending: null, jobs: 0, lastInstalled: null }, resetCause: 'power-on', draws: 0,
+    nvs: { pending: null, jobs: 0, lastInstalled: null, lastInvalid: null }, resetCause: 'power-on', draws: 0,
   };
 }
 

@@ -63,7 +63,7 @@ function urlModel(url: string): string | null | undefined {
 }
 
 /** Check the fields common to both sources and the device's rules. */
-function judge(config: DeviceConfig, runningVersion: string, f: {
+function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string | null, f: {
   url: unknown; version: string | null | undefined; checksum: string | null | undefined; model: string | null | undefined;
 }): Offer | Refusal {
   const target = targetOf(f.version);
@@ -84,30 +84,34 @@ function judge(config: DeviceConfig, runningVersion: string, f: {
   if (target !== 'unknown' && !config.allowDowngrade && !isNewer(target, runningVersion)) {
     return { refused: 'not_newer', target, detail: `offered ${target}, running ${runningVersion}` };
   }
+  // ESP-IDF native_ota_example: refuse the version that was already rolled back here.
+  if (target !== 'unknown' && !config.allowDowngrade && target === lastInvalid) {
+    return { refused: 'known_bad', target, detail: `${target} was rolled back on this device before` };
+  }
   return { url: f.url, target, sha256 };
 }
 
 /** Read a `cmd/ota` payload. */
-export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string): Offer | Refusal {
+export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string, lastInvalid: string | null = null): Offer | Refusal {
   const json = parseJson(payload);
   if (json === undefined) return { refused: 'offer_malformed', target: 'unknown', detail: 'payload is not JSON' };
   const cmd = Command.safeParse(json);
   if (!cmd.success) return { refused: 'offer_malformed', target: 'unknown', detail: `payload is not an OTA command: ${cmd.error.issues[0]?.message ?? 'invalid'}` };
   const d = cmd.data;
-  return judge(config, runningVersion, { url: d.url, version: d.version, checksum: d.checksum, model: d.device_model });
+  return judge(config, runningVersion, lastInvalid, { url: d.url, version: d.version, checksum: d.checksum, model: d.device_model });
 }
 
 /** What a check answer means: nothing to do, an offer, a refused offer, or an unusable answer. */
 export type CheckOutcome = { readonly none: true } | { readonly unusable: string } | Offer | Refusal;
 
 /** Read a `/api/firmware/check` answer. */
-export function offerFromCheck(config: DeviceConfig, runningVersion: string, status: number, body: string): CheckOutcome {
+export function offerFromCheck(config: DeviceConfig, runningVersion: string, status: number, body: string, lastInvalid: string | null = null): CheckOutcome {
   if (status !== 200) return { unusable: `check answered HTTP ${status}` };
   const parsed = CheckBody.safeParse(parseJson(body));
   if (!parsed.success) return { unusable: 'check answer is not a FirmwareCheckResponse' };
   const d = parsed.data;
   if (!d.update_available) return { none: true };
-  return judge(config, runningVersion, { url: d.download_url, version: d.latest_version, checksum: d.checksum_sha256, model: d.device_model });
+  return judge(config, runningVersion, lastInvalid, { url: d.download_url, version: d.latest_version, checksum: d.checksum_sha256, model: d.device_model });
 }
 
 export function isRefusal(x: object): x is Refusal {

@@ -32,6 +32,7 @@ export const FAILURE_REASONS = {
   offer_malformed: reason(R.INVALID_URL, null, 'the offer is not valid JSON or lacks a usable url/checksum'),
   model_mismatch: reason(R.INVALID_FIRMWARE, null, 'the offer is for another device model'),
   not_newer: reason(R.INVALID_FIRMWARE, null, 'the offered version is not newer than the running one'),
+  known_bad: reason(R.INVALID_FIRMWARE, null, 'the offered version was rolled back on this device before'),
   // The HTTP response (esp_https_ota_begin: 4xx/5xx → ESP_FAIL).
   http_status: reason(R.DOWNLOAD_FAILED, 'ESP_FAIL', 'the download answered with an unexpected HTTP status'),
   content_length: reason(R.DOWNLOAD_FAILED, 'ESP_FAIL', 'Content-Length is missing, zero or disagrees with the body'),

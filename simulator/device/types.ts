@@ -158,6 +158,8 @@ export interface Nvs {
   readonly jobs: number;
   /** Version last installed by OTA (set at `esp_ota_set_boot_partition`), or null. */
   readonly lastInstalled: string | null;
+  /** Version last rolled back on this device (`esp_ota_get_last_invalid_partition`'s), refused when offered again. */
+  readonly lastInvalid: string | null;
 }
 
 /** The whole firmware state of one device: a few dozen bytes, no buffers, no closures. */

@@ -51,6 +51,19 @@ describe('boot faults', () => {
     expect(d.statusLog.slice(-2)).toEqual(['edge running 1.1.0', 'ota/result ok 1.1.0']);
   });
 
+  it('a version that was rolled back is refused when offered again (known_bad), a newer one is taken', () => {
+    const next = image('1.2.0');
+    const d = new Loopback({
+      server: fileServer({ '/fw/1.1.0': IMG, '/fw/1.2.0': next }), profile: { faults: [{ kind: 'boot_crash', version: '1.1.0', mode: 'always' }] },
+    }).start();
+    d.offer(OFFER);
+    expect(d.state.nvs.lastInvalid).toBe('1.1.0');
+    d.offer(OFFER);
+    expect(d.statusLog.at(-1)).toBe('ota/result fail known_bad');
+    d.offer({ url: '/fw/1.2.0', version: '1.2.0', checksum: sha256(next) });
+    expect(d.running).toBe('ota_1:1.2.0');
+  });
+
   it('clock skew shifts every timestamp the device writes', () => {
     const skew = -7 * 24 * 3600_000;
     const d = new Loopback({ server, profile: { faults: [{ kind: 'clock_skew', ms: skew }] } }).start(60_000);
