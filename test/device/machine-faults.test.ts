@@ -26,6 +26,8 @@ interface Scenario {
   readonly covers: readonly string[];
   readonly profile: FaultProfileInput;
   readonly options?: LoopbackOptions;
+  /** Default: 1.1.0 with its checksum. */
+  readonly offer?: object;
   readonly phases: readonly string[];
   readonly log: readonly string[];
   readonly running: string;
@@ -146,12 +148,21 @@ const SCENARIOS: readonly Scenario[] = [
     log: ['edge running 1.0.0', 'ota/status accepted 1.1.0', 'ota/progress Downloading 0', 'ota/progress Failed 100', 'ota/result fail checksum_mismatch'],
     running: 'ota_0:1.0.0',
   },
+  {
+    name: 'a byte corrupted in transit, no checksum offered: esp_ota_end refuses the image',
+    covers: ['fault-corrupt', 'verify-ota-end'],
+    profile: { faults: [{ kind: 'corrupt', at_byte: 5000 }] },
+    offer: { url: URL, version: '1.1.0' },
+    phases: ['off', 'booting', 'idle', 'downloading', 'verifying', 'idle'],
+    log: ['edge running 1.0.0', 'ota/status accepted 1.1.0', 'ota/progress Downloading 0', 'ota/progress Verifying 100', 'ota/progress Failed 100', 'ota/result fail validate_failed'],
+    running: 'ota_0:1.0.0',
+  },
 ];
 
 describe('fault scenarios: profile in, state chain and status log out', () => {
   it.each(SCENARIOS)('$name', (sc) => {
     const d = new Loopback({ server, ...sc.options, profile: sc.profile }).start();
-    d.offer(OFFER, 300_000);
+    d.offer(sc.offer ?? OFFER, 300_000);
     expect(d.phases).toEqual(sc.phases);
     expect(log(d).map((l) => (l.startsWith('ota/progress Failed') && sc.log.includes('ota/progress Failed') ? 'ota/progress Failed' : l))).toEqual(sc.log);
     expect(d.running).toBe(sc.running);
