@@ -128,9 +128,9 @@ export const FlashTooSmallFault = z.strictObject({
   ...Scope,
   kind: z.literal('flash_too_small'),
   version: z.undefined().optional(),
-  /** Size of each OTA slot, bytes: a multiple of 4096, at least 64 KiB. */
+  /** Size of each OTA slot, bytes: a multiple of 64 KiB (app partitions are 64 KiB aligned), up to 16 MiB. */
   slot_bytes: z.number().int().min(0x10000).max(0x1000000)
-    .refine((n) => n % 0x1000 === 0, 'must be a multiple of 4096 (a flash sector)'),
+    .refine((n) => n % 0x10000 === 0, 'must be a multiple of 65536 (app partitions are 64 KiB aligned)'),
 });
 
 export const ClockSkewFault = z.strictObject({

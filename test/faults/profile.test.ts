@@ -74,7 +74,7 @@ describe('fault profiles are data', () => {
     ['an unknown field', { faults: [{ kind: 'drop', at_byte: 1, at_bytes: 2 }] }, /faults\.0/],
     ['a negative byte', { faults: [{ kind: 'drop', at_byte: -1 }] }, /faults\.0\.at_byte/],
     ['a power-cut phase that does not exist', { faults: [{ kind: 'power_loss', phase: 'flash', at_byte: 1 }] }, /faults\.0\.phase/],
-    ['an unaligned slot', { faults: [{ kind: 'flash_too_small', slot_bytes: 0x10001 }] }, /faults\.0\.slot_bytes: must be a multiple of 4096/],
+    ['an unaligned slot', { faults: [{ kind: 'flash_too_small', slot_bytes: 0x11000 }] }, /faults\.0\.slot_bytes: must be a multiple of 65536/],
     ['a version on flash_too_small', { faults: [{ kind: 'flash_too_small', slot_bytes: 0x10000, version: '1.0.0' }] }, /faults\.0\.version/],
     ['an unquoted YAML float version', 'faults:\n  - {kind: self_test_fail, version: 1.2}', /faults\.0\.version/],
     ['a top-level list', '[1, 2]', /\(top level\)/],
