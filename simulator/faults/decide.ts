@@ -116,75 +116,88 @@ function bootScope(r: FaultRule, s: BootSubject, loop: boolean): boolean {
 
 /**
  * Build the fault decisions of device `deviceId` under `seed`. Cheap: it keeps only the rules that
- * apply to this device, so many devices can share one profile.
+ * apply to this device (methods live on the prototype, no closures), so many devices can share one profile.
  */
 export function deviceFaults(profile: FaultProfile, seed: number, deviceId: string): DeviceFaults {
-  const rules = rulesFor(profile, seed, deviceId);
-  const draw = (stream: string, ...n: number[]): number => unit(seed, deviceId, stream, ...n);
-  return {
-    boot(s) {
-      for (const { rule, index } of ofKind(rules, 'boot_crash')) {
-        const loop = rule.mode === 'loop';
-        if (!bootScope(rule, s, loop)) continue;
-        const hit = rule.mode !== 'probability' || draw('boot-crash', index, s.boot) < (rule.probability ?? 0);
-        if (hit) return { kind: 'crash', afterMs: rule.after_ms, afterValid: loop, rule: ruleName(rule, index) };
-      }
-      for (const { rule, index } of ofKind(rules, 'pending_verify_hang')) {
-        if (!s.pendingVerify || !bootScope(rule, s, false)) continue;
-        if (draw('hang', index, s.boot) < rule.probability) return { kind: 'hang', watchdog: rule.watchdog, rule: ruleName(rule, index) };
-      }
-      for (const { rule, index } of ofKind(rules, 'self_test_fail')) {
-        if (!s.pendingVerify || !bootScope(rule, s, false)) continue;
-        if (draw('self-test', index, s.boot) < rule.probability) return { kind: 'self-test-fail', rule: ruleName(rule, index) };
-      }
-      return { kind: 'ok' };
-    },
-    brokerBlockedMs(s) {
-      let until = 0;
-      for (const { rule } of ofKind(rules, 'broker_unreachable')) {
-        if (!versionMatches(rule, s.version) || (rule.after_update && !s.afterUpdate)) continue;
-        until = Math.max(until, rule.for_ms ?? Infinity);
-      }
-      return until;
-    },
-    clockSkewMs(version) {
-      let skew = 0;
-      for (const { rule } of ofKind(rules, 'clock_skew')) if (versionMatches(rule, version)) skew += rule.ms;
-      return skew;
-    },
-    powerCut(version, job) {
-      for (const { rule, index } of ofKind(rules, 'power_loss')) {
-        if (versionMatches(rule, version) && job < rule.times) return { phase: rule.phase, atByte: rule.at_byte, rule: ruleName(rule, index) };
-      }
-      return null;
-    },
-    network(r) {
-      let latencyMs = 0;
-      let bytesPerSecond: number | null = null;
-      let cutAfter: number | null = null;
-      const corrupt: { at: number; xor: number }[] = [];
-      const cut = (n: number): void => { cutAfter = cutAfter === null ? n : Math.min(cutAfter, n); };
-      for (const { rule, index } of rules) {
-        if (!versionMatches(rule, r.version)) continue;
-        switch (rule.kind) {
-          case 'latency': latencyMs += rule.ms; break;
-          case 'bandwidth': bytesPerSecond = Math.min(bytesPerSecond ?? Infinity, rule.bytes_per_second); break;
-          case 'drop': if (r.job < rule.times && r.request < rule.requests) cut(rule.at_byte); break;
-          case 'flaky':
-            if (r.size !== null && r.size > r.offset && draw('flaky', index, r.job, r.request) < rule.probability) {
-              cut(Math.floor(draw('flaky-at', index, r.job, r.request) * (r.size - r.offset)));
-            }
-            break;
-          case 'corrupt': if (r.job < rule.times) corrupt.push({ at: rule.at_byte, xor: rule.xor }); break;
-          default: break;
-        }
-      }
-      return { latencyMs, bytesPerSecond, cutAfter, corrupt };
-    },
-    slotBytes() {
-      let min: number | null = null;
-      for (const { rule } of ofKind(rules, 'flash_too_small')) min = Math.min(min ?? Infinity, rule.slot_bytes);
-      return min;
-    },
-  };
+  return new Decisions(rulesFor(profile, seed, deviceId), seed, deviceId);
 }
+
+class Decisions implements DeviceFaults {
+  constructor(readonly rules: readonly Indexed[], readonly seed: number, readonly deviceId: string) {}
+
+  #draw(stream: string, ...n: number[]): number {
+    return unit(this.seed, this.deviceId, stream, ...n);
+  }
+
+  boot(s: BootSubject): BootFate {
+    for (const { rule, index } of ofKind(this.rules, 'boot_crash')) {
+      const loop = rule.mode === 'loop';
+      if (!bootScope(rule, s, loop)) continue;
+      const hit = rule.mode !== 'probability' || this.#draw('boot-crash', index, s.boot) < (rule.probability ?? 0);
+      if (hit) return { kind: 'crash', afterMs: rule.after_ms, afterValid: loop, rule: ruleName(rule, index) };
+    }
+    for (const { rule, index } of ofKind(this.rules, 'pending_verify_hang')) {
+      if (!s.pendingVerify || !bootScope(rule, s, false)) continue;
+      if (this.#draw('hang', index, s.boot) < rule.probability) return { kind: 'hang', watchdog: rule.watchdog, rule: ruleName(rule, index) };
+    }
+    for (const { rule, index } of ofKind(this.rules, 'self_test_fail')) {
+      if (!s.pendingVerify || !bootScope(rule, s, false)) continue;
+      if (this.#draw('self-test', index, s.boot) < rule.probability) return { kind: 'self-test-fail', rule: ruleName(rule, index) };
+    }
+    return OK;
+  }
+
+  brokerBlockedMs(s: BootSubject): number {
+    let until = 0;
+    for (const { rule } of ofKind(this.rules, 'broker_unreachable')) {
+      if (!versionMatches(rule, s.version) || (rule.after_update && !s.afterUpdate)) continue;
+      until = Math.max(until, rule.for_ms ?? Infinity);
+    }
+    return until;
+  }
+
+  clockSkewMs(version: string): number {
+    let skew = 0;
+    for (const { rule } of ofKind(this.rules, 'clock_skew')) if (versionMatches(rule, version)) skew += rule.ms;
+    return skew;
+  }
+
+  powerCut(version: string, job: number): PowerCutPlan | null {
+    for (const { rule, index } of ofKind(this.rules, 'power_loss')) {
+      if (versionMatches(rule, version) && job < rule.times) return { phase: rule.phase, atByte: rule.at_byte, rule: ruleName(rule, index) };
+    }
+    return null;
+  }
+
+  network(r: RequestSubject): NetworkPlan {
+    let latencyMs = 0;
+    let bytesPerSecond: number | null = null;
+    let cutAfter: number | null = null;
+    const corrupt: { at: number; xor: number }[] = [];
+    const cut = (n: number): void => { cutAfter = cutAfter === null ? n : Math.min(cutAfter, n); };
+    for (const { rule, index } of this.rules) {
+      if (!versionMatches(rule, r.version)) continue;
+      switch (rule.kind) {
+        case 'latency': latencyMs += rule.ms; break;
+        case 'bandwidth': bytesPerSecond = Math.min(bytesPerSecond ?? Infinity, rule.bytes_per_second); break;
+        case 'drop': if (r.job < rule.times && r.request < rule.requests) cut(rule.at_byte); break;
+        case 'flaky':
+          if (r.size !== null && r.size > r.offset && this.#draw('flaky', index, r.job, r.request) < rule.probability) {
+            cut(Math.floor(this.#draw('flaky-at', index, r.job, r.request) * (r.size - r.offset)));
+          }
+          break;
+        case 'corrupt': if (r.job < rule.times) corrupt.push({ at: rule.at_byte, xor: rule.xor }); break;
+        default: break;
+      }
+    }
+    return { latencyMs, bytesPerSecond, cutAfter, corrupt };
+  }
+
+  slotBytes(): number | null {
+    let min: number | null = null;
+    for (const { rule } of ofKind(this.rules, 'flash_too_small')) min = Math.min(min ?? Infinity, rule.slot_bytes);
+    return min;
+  }
+}
+
+const OK: BootFate = Object.freeze({ kind: 'ok' });
