@@ -4,6 +4,7 @@ import { imageCommand } from './image.js';
 import { partitionsCommand } from './partitions.js';
 import { flashCommand } from './flash.js';
 import { serverCommand } from './server.js';
+import { deviceCommand } from './device.js';
 
 /** Every top-level command, one module per file. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -12,4 +13,5 @@ export const commands: ReadonlyArray<(ctx: CliContext) => CommandModule<any, any
   partitionsCommand,
   flashCommand,
   serverCommand,
+  deviceCommand,
 ];
