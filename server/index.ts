@@ -122,7 +122,9 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
 
       const metrics = createMetrics(store, { bucketing: config.bucketing, defaultMetrics: ports.defaultMetrics ?? true });
       const topics = makeTopics({ prefix: config.topicPrefix, profile: config.protocol });
-      const collector = await Collector.create({ clientFactory, store, topics, logger, metrics });
+      // Embedded: the collector intercepts aedes so the device's own PUBACK waits for the commit
+      // (aedes acks a publisher before it forwards to subscribers, so a subscriber's ack protects nothing).
+      const collector = await Collector.create({ ...(broker ? { embedded: broker } : { clientFactory }), store, topics, logger, metrics });
       closers.push(() => collector.close());
 
       // The orchestrator needs the listening URL; rollout changes that arrive first wait for it.
