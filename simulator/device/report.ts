@@ -12,7 +12,9 @@
  * Extra keys the real firmware lacks (`reason`, `detail`, `esp_err`, `partition`, `ota_state`) ride
  * along on MQTT, where the collector keeps unknown keys. Pure: no I/O.
  */
-import type { UpdateStatusBody, UpdateStatusValue } from '../../protocol/payloads.js';
+import type {
+  EdgeStatusMessage, OtaProgressMessage, OtaResultMessage, OtaStatusMessage, UpdateStatusBody, UpdateStatusValue,
+} from '../../protocol/payloads.js';
 import { topics, type Topics } from '../../protocol/topics.js';
 import type { DeviceConfig } from './config.js';
 import { failureInfo, type FailureReason } from './reasons.js';
@@ -71,7 +73,7 @@ export function edgeStatus(c: ReportContext, state: string): string {
     state,
     partition: running.partition,
     ota_state: running.otaState,
-  });
+  } satisfies EdgeStatusMessage);
 }
 
 /** The LWT: exactly `{"online":false}` (paku-protocol-facts §1.1). */
@@ -82,7 +84,7 @@ function mqttReport(c: ReportContext, r: Report): DeviceEffect[] {
   const id = c.config.deviceId;
   const legacy = c.config.protocol === 'paku-legacy';
   const ts = deviceTimestamp(c.wallMs);
-  const pub = (reply: 'status' | 'progress' | 'result', body: object): DeviceEffect =>
+  const pub = (reply: 'status' | 'progress' | 'result', body: OtaStatusMessage | OtaProgressMessage | OtaResultMessage): DeviceEffect =>
     ({ type: 'mqtt-publish', topic: t.otaReply(id, reply), payload: JSON.stringify(body), qos: 0, retain: false });
   const progress = (state: string, percent: number, downloaded: number, total: number, elapsedMs: number): DeviceEffect =>
     pub('progress', { timestamp: ts, state: legacy ? state.toLowerCase() : state, percent, downloaded, total, elapsed_ms: elapsedMs });
