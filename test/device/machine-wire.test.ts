@@ -151,6 +151,24 @@ describe('the transition table', () => {
     }
   });
 
+  it('a stalled transfer with no retries left fails as timeout (result_code 7), driven event by event', () => {
+    const d = new Loopback({ config: { downloadRetries: 0 } });
+    const boot = { ok: true, version: '1.0.0', secureVersion: 0, partition: 'ota_0', otaState: 'VALID', efuseSecureVersion: 0, chipId: 0,
+      nextSlot: 'ota_1', nextSlotBytes: 0x40000, rollback: true } as const;
+    const events: DeviceEvent[] = [
+      { type: 'power-on' }, { type: 'timer', name: 'boot-done' }, { type: 'booted', boot }, { type: 'mqtt-up' },
+      { type: 'mqtt-message', topic: 'paku/edge/esp32_001/cmd/ota', payload: JSON.stringify(OFFER) },
+      { type: 'download-response', response: { status: 200, contentLength: 40_000, contentRange: null, contentType: null, etag: null } },
+    ];
+    let s = initialState();
+    for (const e of events) s = transition(d.ctx, s, e, 0).state;
+    expect(s.phase).toBe('downloading');
+    const out = transition(d.ctx, s, { type: 'download-error', written: 0, reason: 'no data for 300000 ms', stalled: true }, 0);
+    expect(out.state.phase).toBe('idle');
+    const result = out.effects.find((e) => e.type === 'mqtt-publish' && e.topic.endsWith('/ota/result'));
+    expect(JSON.parse(result?.type === 'mqtt-publish' ? result.payload : '{}')).toMatchObject({ reason: 'timeout', result_code: 7, message: 'Timeout' });
+  });
+
   it('lists each (phase, event) pair once', () => {
     const seen = new Set<string>();
     for (const { phases, on } of transitions()) {
