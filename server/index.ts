@@ -13,6 +13,7 @@ import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from '
 import { createHttpApp, type RouteInfo } from './http/app.js';
 import { createMetrics, type ServerMetrics } from './http/metrics.js';
 import { openStore } from './store/open.js';
+import { builtinTemplateDir } from './store/pglite-template.js';
 import { ArtifactStore } from './store/artifacts.js';
 import type { Store } from './store/store.js';
 import { Collector, Orchestrator } from './mqtt/index.js';
@@ -99,7 +100,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       if (config.apiKeyDefaulted) {
         logger.warn(`no --api-key given: using the built-in default "${config.apiKey}"; anyone who knows it can upload firmware`);
       }
-      const storeOpts = ports.clock === undefined ? {} : { clock: ports.clock };
+      const storeOpts = { pgliteTemplateDir: builtinTemplateDir(), ...(ports.clock === undefined ? {} : { clock: ports.clock }) };
       const store = config.database === null
         ? await openStore({ data: join(config.data, 'db') }, storeOpts)
         : await openStore({ database: config.database, ...(config.databaseSchema === null ? {} : { schema: config.databaseSchema }) }, storeOpts);

@@ -1,13 +1,13 @@
 /** `openStore`: the one way to get a migrated, ready Store (STYLE.md §11 explicit lifecycles). */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StoreError } from '../../protocol/errors.js';
 import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import { openPgPort } from './pg-port.js';
 import { openPglitePort, type PglitePort } from './pglite-port.js';
-import { dropTemplate, readTemplate, writeTemplate } from './pglite-template.js';
+import { dropTemplate, readTemplate, templateDataDir, writeTemplate } from './pglite-template.js';
 import type { SqlPort } from './sql-port.js';
 import { SqlStore, storeError } from './sql-store.js';
 import type { Store, StoreLocation, StoreOptions } from './store.js';
@@ -22,6 +22,15 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 async function openPglite(dataDir: string | undefined, templateDir: string | undefined): Promise<{ port: PglitePort; saveTemplate: boolean }> {
   const fresh = dataDir === undefined || !existsSync(join(dataDir, 'PG_VERSION'));
   if (!fresh || templateDir === undefined) return { port: await openPglitePort(dataDir), saveTemplate: false };
+  const unpacked = dataDir === undefined ? undefined : templateDataDir(templateDir);
+  if (dataDir !== undefined && unpacked !== undefined) {
+    try {
+      await cp(unpacked, dataDir, { recursive: true });
+      return { port: await openPglitePort(dataDir), saveTemplate: false };
+    } catch {
+      for (const f of await readdir(dataDir)) await rm(join(dataDir, f), { recursive: true, force: true });
+    }
+  }
   const template = await readTemplate(templateDir);
   if (template !== undefined) {
     try {

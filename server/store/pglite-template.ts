@@ -8,10 +8,11 @@
  * unreadable template only costs the slow path.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MIGRATIONS } from './migrate.js';
 
 /** The installed PGlite's version: its data directory format follows it. */
@@ -20,10 +21,27 @@ function pgliteVersion(): string {
   return (JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
+/**
+ * The template directory shipped with the package (`dist/pglite-template`, written by the build:
+ * see build-template.ts), so even the first `otasim server` on a machine skips initdb.
+ */
+export function builtinTemplateDir(): string {
+  return fileURLToPath(new URL('../../pglite-template/', import.meta.url));
+}
+
 /** File name of the template for this PGlite and this schema. */
 export function templateName(): string {
   const schema = createHash('sha256').update(MIGRATIONS.map((m) => `${m.version}:${m.sql}`).join('\n')).digest('hex').slice(0, 16);
   return `pglite-${pgliteVersion()}-schema-${schema}.tar.gz`;
+}
+
+/**
+ * The unpacked template data directory in `cacheDir` (`<name>.d/`), or undefined. Copying it is
+ * an order of magnitude faster than unpacking the archive, so the shipped template is one.
+ */
+export function templateDataDir(cacheDir: string): string | undefined {
+  const dir = join(cacheDir, templateName().replace(/\.tar\.gz$/, '.d'));
+  return existsSync(join(dir, 'PG_VERSION')) ? dir : undefined;
 }
 
 /** The template in `cacheDir`, or undefined when there is none (or it cannot be read). */
