@@ -5,4 +5,3 @@ export * from './profile.js';
 export * from './decide.js';
 export * from './rng.js';
 export * from './load.js';
-export { parseYaml, type Json } from './yaml.js';

@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../../protocol/errors.js';
 import { FaultProfileSchema, type FaultProfile } from './profile.js';
-import { parseYaml } from './yaml.js';
+import { parseYamlText } from '../../protocol/yaml.js';
 
 /** `json`, `yaml`, or `auto` (default): JSON when the text starts with `{`, else YAML. */
 export type ProfileFormat = 'json' | 'yaml' | 'auto';
@@ -40,11 +40,7 @@ export function parseFaultProfile(text: string, format: ProfileFormat = 'auto', 
       throw new ConfigError(`${source}: not valid JSON: ${(e as Error).message}`, { cause: e });
     }
   } else {
-    try {
-      value = parseYaml(text);
-    } catch (e) {
-      throw new ConfigError(`${source}: ${(e as Error).message}`, { cause: e });
-    }
+    value = parseYamlText(text, source);
   }
   return faultProfile(value, source);
 }
