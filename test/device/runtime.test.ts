@@ -33,7 +33,7 @@ interface Rig {
   run(done: () => boolean, maxMs?: number, stepMs?: number): Promise<void>;
 }
 
-const BASE: Partial<DeviceConfigInput> = { mac: 'AA:BB:CC:00:00:01' };
+const BASE = { mac: 'AA:BB:CC:00:00:01' } as const;
 
 /** A device in poll mode over a MockAgent that offers `V2` (or nothing) and records update-status bodies. */
 function rig(o: { id: string; config?: Partial<DeviceConfigInput>; faults?: FaultProfileInput; mqtt?: (clock: VirtualClock) => MqttConnector; offer?: boolean }): Rig {
