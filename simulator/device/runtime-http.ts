@@ -4,6 +4,7 @@
  * a server answering with megabytes cannot make a device hold them.
  */
 import type { Dispatcher } from 'undici';
+import { sleep, type Clock } from '../../protocol/clock.js';
 import type { DeviceEvent } from './types.js';
 import type { UpdateStatusBody } from '../../protocol/payloads.js';
 
@@ -22,6 +23,16 @@ export interface HttpCallDeps {
   readonly log: (line: string) => void;
   /** Request timeout, ms (undici headers and body timeouts). */
   readonly timeoutMs: number;
+  readonly clock: Clock;
+  /** The `latency` fault for a request made now, ms (0 without one). */
+  readonly latencyMs: () => number;
+}
+
+/** The latency fault: the answer arrives this much later. */
+async function delayed<T>(d: HttpCallDeps, answer: Promise<T>): Promise<T> {
+  const ms = d.latencyMs();
+  const [value] = await Promise.all([answer, ms > 0 ? sleep(d.clock, ms) : undefined]);
+  return value;
 }
 
 function why(e: unknown): string {
@@ -52,10 +63,10 @@ export async function httpCheck(d: HttpCallDeps, query: Readonly<Record<string, 
   const url = serverPath(d.serverUrl, '/api/firmware/check');
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   try {
-    const res = await d.http.request({
+    const res = await delayed(d, d.http.request({
       origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET',
       headersTimeout: d.timeoutMs, bodyTimeout: d.timeoutMs,
-    });
+    }));
     const body = await readCapped(res.body, MAX_CHECK_BODY);
     if (body === null) {
       res.body.destroy();
@@ -74,10 +85,10 @@ export async function httpReport(d: HttpCallDeps, body: UpdateStatusBody): Promi
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (d.apiKey !== null) headers['x-api-key'] = d.apiKey;
   try {
-    const res = await d.http.request({
+    const res = await delayed(d, d.http.request({
       origin: url.origin, path: url.pathname, method: 'POST', headers, body: JSON.stringify(body),
       headersTimeout: d.timeoutMs, bodyTimeout: d.timeoutMs,
-    });
+    }));
     await res.body.dump();
     if (res.statusCode !== 200) d.log(`update-status answered HTTP ${res.statusCode}`);
   } catch (e) {

@@ -55,8 +55,7 @@ export class DeviceRuntime implements AsyncDisposable {
   #stopped = false;
 
   private constructor(opts: DeviceRuntimeOptions, ports: DevicePorts) {
-    this.config = 'reportVia' in opts.config && typeof opts.config.reportVia === 'string' && Object.isFrozen(opts.config)
-      ? opts.config as DeviceConfig : parseDeviceConfig(opts.config);
+    this.config = parseDeviceConfig(opts.config);
     this.faults = deviceFaults(opts.faults ?? NO_FAULTS, this.config.seed, this.config.deviceId);
     this.#ctx = { config: this.config, faults: this.faults };
     this.#ports = ports;
@@ -71,7 +70,7 @@ export class DeviceRuntime implements AsyncDisposable {
     this.#link = new MqttLink({ clock: ports.clock, connector: ports.mqtt, connectTimeoutMs: opts.mqttConnectTimeoutMs ?? 10_000, emit, log });
     this.#http = {
       http: ports.http, serverUrl: opts.serverUrl, deviceId: this.config.deviceId, apiKey: opts.apiKey ?? null, emit, log,
-      timeoutMs: opts.httpTimeoutMs ?? 10_000,
+      timeoutMs: opts.httpTimeoutMs ?? 10_000, clock: ports.clock, latencyMs: () => this.#latencyMs(),
     };
   }
 
@@ -168,13 +167,9 @@ export class DeviceRuntime implements AsyncDisposable {
         this.#timers.get(f.name)?.();
         this.#timers.delete(f.name);
         return;
-      case 'mqtt-connect': {
-        const running = this.#state.running;
-        const latency = running === null ? 0
-          : this.faults.network({ version: running.version, job: this.#state.nvs.jobs, request: 0, offset: 0, size: null }).latencyMs;
-        this.#link.connect(f, latency);
+      case 'mqtt-connect':
+        this.#link.connect(f, this.#latencyMs());
         return;
-      }
       case 'mqtt-subscribe':
         this.#link.subscribe(f.topic, f.qos);
         return;
@@ -210,6 +205,13 @@ export class DeviceRuntime implements AsyncDisposable {
         observer?.log?.(f.message, now);
         return;
     }
+  }
+
+  /** The `latency` fault for a check, report or MQTT connect made now (keyed on the running version). */
+  #latencyMs(): number {
+    const running = this.#state.running;
+    if (running === null) return 0;
+    return this.faults.network({ version: running.version, job: this.#state.nvs.jobs, request: 0, offset: 0, size: null }).latencyMs;
   }
 
   #ota(op: Extract<DeviceEffect, { type: 'ota' }>['op']): void {

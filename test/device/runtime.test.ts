@@ -115,6 +115,25 @@ describe('poll mode over HTTP (seed 002), in virtual time', () => {
   });
 });
 
+describe('latency fault at the port', () => {
+  it('delays each check answer by its ms, in virtual time', async () => {
+    const at = async (latency: number): Promise<number> => {
+      const r = rig({ id: 'lat', offer: false, faults: { faults: latency > 0 ? [{ kind: 'latency', ms: latency }] : [] } });
+      r.rt.start();
+      await r.run(() => r.logs.some(([, l]) => l === 'check: no update available'), 60_000, 10);
+      const asked = r.transitions.find((t) => t.to === 'checking')!.at;
+      const answered = r.logs.find(([, l]) => l === 'check: no update available')![0];
+      await r.rt.stop();
+      await r.http.close();
+      return answered - asked;
+    };
+    expect(await at(0)).toBeLessThanOrEqual(10);
+    const slow = await at(2_500);
+    expect(slow).toBeGreaterThanOrEqual(2_500);
+    expect(slow).toBeLessThanOrEqual(2_510);
+  });
+});
+
 describe('power cuts at each phase (power_loss fault), applied at the chip', () => {
   const cases: Array<{ phase: string; atByte: number; version: string; report: string }> = [
     { phase: 'download', atByte: 40_000, version: '1.0.0', report: 'failed' },
