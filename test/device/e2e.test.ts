@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, upload, type TestServer } from '../server/http-harness.js';
 import { deviceRow, rollout, served, startDevice, until, updates, type TestDevice } from './e2e-kit.js';
 import { image } from './runtime-kit.js';
+import { fixture, haveFixtures } from '../fixtures.js';
 
 let s: TestServer;
 let tester: MqttClient;
@@ -130,6 +131,28 @@ describe('one device against an embedded otasim server', () => {
     const gets = dev.wire.filter((w) => w.kind === 'http' && w.method === 'GET');
     expect(gets).toHaveLength(2);
     expect(await served(s, '/api/firmware/download/:version', 206)).toBe(before + 1);
+  });
+});
+
+describe.skipIf(!haveFixtures)('a real Espressif .bin uploaded to the server (issue 4 "Real images")', () => {
+  const REAL = 'v1.4.1-2-g0296947-dirty'; // esp_app_desc_t.version of the hello_world fixture
+
+  beforeAll(async () => {
+    expect((await upload(s.url, REAL, 'esp32', fixture('app/idf-v5.2.2_esp32_hello_world.bin'))).status).toBe(200);
+  });
+
+  it('installs, boots through the emulated bootloader, passes its self-test and is reported', async () => {
+    await using dev = await registered({ id: 'esp32_real' });
+    await rollout(s, 'real', REAL, 'esp32', ['esp32_real']);
+    await until('success result', () => dev.published('result').find((r) => r.success === true));
+    expect(dev.rt.state.running).toMatchObject({ version: REAL, partition: 'app1', otaState: 'VALID', secureVersion: 0 });
+  });
+
+  it('takes its behaviour from the fault profile: a boot crash keyed to its version rolls it back', async () => {
+    await using dev = await registered({ id: 'esp32_real_crash', faults: { faults: [{ kind: 'boot_crash', version: REAL, mode: 'always', after_ms: 20 }] } });
+    await rollout(s, 'real-crash', REAL, 'esp32', ['esp32_real_crash']);
+    const result = await until('failure result', () => dev.published('result').find((r) => r.success === false));
+    expect(result).toMatchObject({ reason: 'boot_crash', current_version: '1.0.0', target_version: REAL });
   });
 });
 
