@@ -89,6 +89,19 @@ describe('one device against an embedded otasim server', () => {
     expect(await served(s, '/api/firmware/download/:version', 200)).toBeGreaterThanOrEqual(1);
   });
 
+  it('in HTTP poll mode (seed 002): check, download by the relative URL, update-status reports; the server records 2.0.0', async () => {
+    await rollout(s, 'poll', '2.0.0', 'esp32', ['esp32_poll']);
+    await using dev = startDevice(s, { id: 'esp32_poll', config: { mode: 'poll', pollIntervalMs: 200 } });
+    await until('server sees 2.0.0', () => deviceRow(s, 'esp32_poll', '2.0.0'));
+    expect(dev.rt.state.running).toMatchObject({ version: '2.0.0', otaState: 'VALID' });
+    const posts = dev.wire.filter((w) => w.kind === 'http' && w.method === 'POST').map((w) => JSON.parse((w as { body: string }).body));
+    expect(posts.map((p) => p.status)).toEqual([...Array(11).fill('downloading'), 'downloaded', 'installing', 'success']);
+    expect(dev.wire.some((w) => w.kind === 'mqtt')).toBe(false);
+    const gets = dev.wire.filter((w) => w.kind === 'http' && w.method === 'GET').map((w) => (w as { url: string }).url);
+    expect(gets).toContain('/api/firmware/download/2.0.0?device_model=esp32');
+    await until('success row', async () => (await updates(s, 'esp32_poll'))[0]?.status === 'success');
+  });
+
   it('a bad image is rejected and the device stays on the old version (built for another chip)', async () => {
     await using dev = await registered({ id: 'esp32_chip', config: { deviceModel: 'test-board' } });
     await rollout(s, 'wrong-chip', '3.0.0', 'test-board', ['esp32_chip']);
