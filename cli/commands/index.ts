@@ -5,6 +5,7 @@ import { partitionsCommand } from './partitions.js';
 import { flashCommand } from './flash.js';
 import { serverCommand } from './server.js';
 import { deviceCommand } from './device.js';
+import { fleetCommand } from './fleet.js';
 
 /** Every top-level command, one module per file. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -14,4 +15,5 @@ export const commands: ReadonlyArray<(ctx: CliContext) => CommandModule<any, any
   flashCommand,
   serverCommand,
   deviceCommand,
+  fleetCommand,
 ];

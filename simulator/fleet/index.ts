@@ -12,3 +12,5 @@ export { parseRate, ramp } from './ramp.js';
 export { EventSink, type FleetEvent } from './events.js';
 export { FleetDispatcher } from './dispatcher.js';
 export { Fleet, type FleetOptions } from './runner.js';
+export { startProgress, countsLine, type Progress, type ProgressOut, type ProgressSource } from './progress.js';
+export { runFleet, type RunIo, type RunOptions } from './run.js';
