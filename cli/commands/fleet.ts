@@ -15,7 +15,7 @@ import type { CliContext } from '../context.js';
 export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   devices: { type: 'number', demandOption: true, describe: 'devices in the whole fleet (all shards)' },
   server: { type: 'string', demandOption: true, requiresArg: true, describe: 'OTA server base URL, or "embedded" (in this process, temp data)' },
-  broker: { type: 'string', default: 'memory', requiresArg: true, describe: 'memory (embedded server, no sockets), or mqtt://, mqtts://, ws:// URL' },
+  broker: { type: 'string', default: 'memory', requiresArg: true, describe: 'memory (embedded server, no sockets), tcp (embedded broker over TCP), or an mqtt://, mqtts://, ws:// URL' },
   model: { type: 'string', default: 'esp32', requiresArg: true, describe: 'device_model of every device (without --mix)' },
   version: { type: 'string', default: '1.0.0', requiresArg: true, describe: 'firmware version every device starts on (without --mix)' },
   mix: { type: 'string', requiresArg: true, describe: 'composition file (JSON/YAML): models, versions, groups, fault profiles' },

@@ -23,7 +23,10 @@ export interface RunOptions {
   readonly devices: number;
   /** OTA server base URL, or `embedded`. */
   readonly server: string;
-  /** `memory` (embedded server only) or an MQTT URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
+  /**
+   * `memory` (embedded server only: in-memory duplex, no sockets), `tcp` (embedded server only: its
+   * aedes TCP listener on 127.0.0.1), or an MQTT URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`).
+   */
   readonly broker: string;
   readonly composition?: Composition;
   readonly prefix?: string;
@@ -63,6 +66,11 @@ function connectorFor(broker: string, embedded: EmbeddedServer | null): MqttConn
     if (embedded === null) throw new UsageError('--broker memory needs --server embedded (the in-memory door is the embedded broker\'s)');
     return (o) => embedded.server.mqttClientFactory(o);
   }
+  if (broker === 'tcp') {
+    const url = embedded?.server.mqttUrl ?? null;
+    if (url === null) throw new UsageError('--broker tcp needs --server embedded (it connects to the embedded broker\'s TCP listener)');
+    return mqttUrlConnector(url);
+  }
   if (!/^(mqtts?|wss?|tcp|tls):\/\//.test(broker)) throw new UsageError(`--broker ${broker}: expected memory, mqtt://, mqtts://, ws:// or wss://`);
   return mqttUrlConnector(broker);
 }
@@ -82,7 +90,7 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
   if (external !== null && !/^https?:\/\//.test(external)) throw new UsageError(`--server ${external}: expected embedded or an http(s):// URL`);
   const topicPrefix = o.topicPrefix ?? 'paku';
   const embedded = external === null
-    ? await startEmbeddedServer({ topicPrefix, ...(o.broker === MEMORY ? {} : { over: { broker: o.broker } }) })
+    ? await startEmbeddedServer({ topicPrefix, ...(o.broker === MEMORY || o.broker === 'tcp' ? {} : { over: { broker: o.broker } }) })
     : null;
   const clock = new SystemClock();
   const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1 });
