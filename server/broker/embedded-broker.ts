@@ -77,14 +77,54 @@ export class EmbeddedBroker implements AsyncDisposable {
         callback(new Error(`${SYS_PREFIX} topics are reserved`));
         return;
       }
-      this.#intercept(0, {
-        topic: packet.topic,
-        payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
-        qos: packet.qos,
-        retain: packet.retain,
-        clientId: client?.id ?? null,
-      }, callback);
+      this.#afterRetained(client, () => {
+        const done = client && packet.retain ? this.#holdRetained(client) : undefined;
+        this.#intercept(0, {
+          topic: packet.topic,
+          payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+          qos: packet.qos,
+          retain: packet.retain,
+          clientId: client?.id ?? null,
+        }, (error) => {
+          if (error) done?.();
+          callback(error);
+        });
+      });
     };
+    // A retained publish has been stored and forwarded: the client's next publish may go on.
+    aedes.on('publish', (packet, client) => {
+      if (client && packet.retain) this.#retained.get(client)?.release();
+    });
+    aedes.on('clientDisconnect', (client) => this.#retained.get(client)?.release());
+  }
+
+  /**
+   * aedes stores a retained message (asynchronously) before it forwards it, while a plain
+   * publish is forwarded at once; so a client's non-retained publish sent right behind a
+   * retained one overtook it, and subscribers saw the two out of order (a device's retained
+   * boot status arrived after its ota/result). Each client's publishes behind a retained one
+   * therefore wait until that one has been forwarded. Plain publishes are not held otherwise.
+   */
+  readonly #retained = new Map<object, { readonly cleared: Promise<void>; readonly release: () => void }>();
+
+  /** Run `go` once no retained publish of `client` is between authorisation and forwarding. */
+  #afterRetained(client: object | null | undefined, go: () => void): void {
+    const gate = client ? this.#retained.get(client) : undefined;
+    if (gate === undefined) go();
+    else void gate.cleared.then(() => this.#afterRetained(client, go));
+  }
+
+  /** Mark a retained publish of `client` in flight; returns its release. */
+  #holdRetained(client: object): () => void {
+    let release!: () => void;
+    const cleared = new Promise<void>((resolve) => {
+      release = () => {
+        if (this.#retained.get(client)?.cleared === cleared) this.#retained.delete(client);
+        resolve();
+      };
+    });
+    this.#retained.set(client, { cleared, release });
+    return release;
   }
 
   /** Run interceptors from `i` on; the message goes on once the last one releases it. */

@@ -86,6 +86,8 @@ describe('one device against an embedded otasim server', () => {
     expect(dev.transitions.map((t) => t.to)).toEqual(['booting', 'idle', 'downloading', 'verifying', 'activating', 'rebooting', 'booting', 'self-test', 'marking', 'idle']);
     await until('success row', async () => (await updates(s, 'esp32_full'))[0]?.status === 'success');
     expect((await updates(s, 'esp32_full'))[0]).toMatchObject({ status: 'success', firmware_version: '2.0.0', progress_percent: 100 });
+    // The retained boot status (new version) must not be overtaken by the result (broker-order.test.ts).
+    await until('server sees 2.0.0', () => deviceRow(s, 'esp32_full', '2.0.0'));
     expect(await served(s, '/api/firmware/download/:version', 200)).toBeGreaterThanOrEqual(1);
   });
 
