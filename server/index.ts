@@ -18,7 +18,7 @@ import { ArtifactStore } from './store/artifacts.js';
 import type { Store } from './store/store.js';
 import { Collector, Orchestrator } from './mqtt/index.js';
 import { devicesToOffer } from './rollout/offer.js';
-import { meetsMinVersion } from './rollout/versions.js';
+import { meetsMinVersion } from '../protocol/versions.js';
 import type { ReleaseRow, RolloutRow } from './store/store.js';
 
 export { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';

@@ -11,5 +11,5 @@ export { FAILURE_REASONS, failureInfo, resultMessage, type FailureReason } from 
 export { deviceTopics, edgeStatus, OFFLINE_PAYLOAD, reportEffects, type Report } from './report.js';
 export { IMAGE_HEADER_BYTES } from './download.js';
 export { backoffDelay } from './backoff.js';
-export { compareVersions, isNewer } from './version.js';
+export { compareVersions, isNewer } from '../../protocol/versions.js';
 export { deviceTimestamp } from './wall-clock.js';

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { DeviceConfig } from './config.js';
 import type { FailureReason } from './reasons.js';
-import { isNewer } from './version.js';
+import { isNewer } from '../../protocol/versions.js';
 
 /** An offer the device will try. */
 export interface Offer {

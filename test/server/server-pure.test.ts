@@ -6,7 +6,7 @@ import { DEFAULT_API_KEY, SERVER_OPTIONS, resolveServerConfig } from '../../serv
 import { chipForModel } from '../../server/http/models.js';
 import { errorResponse } from '../../server/http/errors.js';
 import { wantsJson } from '../../server/http/routes/ops.js';
-import { compareVersions, meetsMinVersion } from '../../server/rollout/versions.js';
+import { compareVersions, meetsMinVersion } from '../../protocol/versions.js';
 import { decidingRollout, devicesToOffer, type OfferRule } from '../../server/rollout/offer.js';
 import { ArtifactError, ConflictError, NotFoundError, RequestError, StoreError } from '../../protocol/errors.js';
 

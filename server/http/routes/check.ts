@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { FirmwareCheckQuery, type FirmwareCheckResponse } from '../../../protocol/payloads.js';
 import type { DeviceAnnounce, NewOtaEvent, RolloutRow } from '../../store/store.js';
 import { decidingRollout } from '../../rollout/offer.js';
-import { meetsMinVersion } from '../../rollout/versions.js';
+import { meetsMinVersion } from '../../../protocol/versions.js';
 import type { HttpDeps } from '../deps.js';
 import type { GroupCommit } from '../group-commit.js';
 import type { OfferCache } from '../offer-cache.js';

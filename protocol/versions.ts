@@ -1,5 +1,6 @@
 /**
- * Comparing firmware versions for `min_version` (seed 002 upload query). Pure.
+ * Comparing firmware versions, one rule for the server (`min_version`, seed 002 upload query) and
+ * the device (is an offer an upgrade?). Pure.
  * Versions in the wild are semver (`1.4.2`, `v1.2.0`), `git describe` output (`1.4.2-3-gabcdef`) or
  * commit-timestamp strings (`a1b2c3d-20251208-153045`, seed 000); only the first kind orders.
  */
@@ -35,4 +36,14 @@ export function meetsMinVersion(current: string, minVersion: string | null): boo
   if (minVersion === null) return true;
   const c = compareVersions(current, minVersion);
   return c !== null && c >= 0;
+}
+
+/**
+ * Whether `offered` is an upgrade from `running`: equal strings never are; versions that cannot
+ * be ordered (no numeric core) count as newer only when they differ.
+ */
+export function isNewer(offered: string, running: string): boolean {
+  if (offered === running) return false;
+  const c = compareVersions(offered, running);
+  return c === null ? true : c > 0;
 }
