@@ -17,6 +17,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'ingest.js' },
   { file: 'check-rps.js' },
   { file: 'download-rate.js' },
+  { file: 'fleet-connect.js' },
 ];
 
 let failed = 0;

@@ -8,6 +8,7 @@ import { Aedes, type AedesOptions } from 'aedes';
 import { MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { duplexPair } from './duplex-pair.js';
+import { indexedMemoryPersistence } from './retained-index.js';
 import { whenConnected, type ClientSetup, type MqttClientFactory } from './clients.js';
 
 /** Options of {@link EmbeddedBroker.create}. */
@@ -158,7 +159,10 @@ export class EmbeddedBroker implements AsyncDisposable {
 
   /** Start aedes and, if `port` is given, its TCP listener. */
   static async create(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker({ drainTimeout: 60_000, concurrency: 1000, ...options.aedes });
+    // Retained lookups by exact topic: the stock memory persistence scans every retained topic per subscribe (O(N²) for a fleet).
+    const aedes = await Aedes.createBroker({
+      drainTimeout: 60_000, concurrency: 1000, persistence: indexedMemoryPersistence() as AedesOptions['persistence'], ...options.aedes,
+    });
     const log = options.logger;
     if (log) {
       aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));

@@ -12,7 +12,7 @@ import type { DeviceConfigInput } from '../device/config.js';
 import type { MqttConnector, TransitionNote, WireNote } from '../device/ports.js';
 import { DeviceRuntime, type DeviceRuntimeOptions } from '../device/runtime.js';
 import { provisionDevice } from '../device/runtime-provision.js';
-import { ImagePool } from '../esp32/index.js';
+import { ImagePool, buildAppImage } from '../esp32/index.js';
 import { deviceFaults } from '../faults/decide.js';
 import { DEFAULT_COMPOSITION, traitsOf, type Composition } from './composition.js';
 import { FleetDispatcher } from './dispatcher.js';
@@ -74,6 +74,8 @@ export class Fleet implements AsyncDisposable {
   readonly #durations: number[] = [];
   readonly #errors = new Map<string, number>();
   readonly #waiters = new Set<() => void>();
+  /** Factory images by `chip/version`: built once, shared by every device that starts on them. */
+  readonly #images = new Map<string, Uint8Array>();
   #started = 0;
   #t0 = 0;
   #stopRamp: Cancel = () => {};
@@ -183,8 +185,11 @@ export class Fleet implements AsyncDisposable {
     const seed = o.seed ?? 0;
     const id = fleetIdentity(o.prefix ?? DEFAULT_PREFIX, this.first + i);
     const t = traitsOf(this.#comp, seed, id.deviceId);
+    const key = `${t.chip}/${t.version}`;
+    let image = this.#images.get(key);
+    if (image === undefined) this.#images.set(key, image = buildAppImage({ chip: t.chip, version: t.version, size: 192 * 1024 }));
     const chip = provisionDevice({
-      chip: t.chip, version: t.version, pool: this.#pool, slotBytes: deviceFaults(t.faults, seed, id.deviceId).slotBytes(),
+      chip: t.chip, version: t.version, pool: this.#pool, image, slotBytes: deviceFaults(t.faults, seed, id.deviceId).slotBytes(),
     });
     const rt = DeviceRuntime.create({
       ...o.runtime,
