@@ -8,6 +8,7 @@
 import { ConfigError } from '../../protocol/errors.js';
 import {
   Esp32, ImagePool, buildAppImage, flashFromPlan, parsePartitionCsv, planFlash, readAppDesc, type ChipName, type Esp32BuildConfig,
+  type FlashPlan,
 } from '../esp32/index.js';
 
 /** Arduino-ESP32 `min_spiffs.csv` (4 MiB): two 1.875 MiB OTA slots. */
@@ -67,9 +68,34 @@ function defaultBuild(chip: ChipName): Esp32BuildConfig {
   return b;
 }
 
-/** A powered-off device running `opts.version` from `app0` once booted. */
-export function provisionDevice(opts: ProvisionOptions): Esp32 {
-  const { csv, flashSize } = layout(opts.slotBytes ?? null);
+/**
+ * Flash plans already made, per pool: a fleet of ten thousand devices on one (chip, version, size,
+ * slot) builds, hashes and lays out its factory image once, not once per device. Plans for a
+ * caller-supplied image are keyed by that image object (it is never written).
+ */
+interface PlanCache {
+  readonly built: Map<string, FlashPlan>;
+  readonly given: WeakMap<Uint8Array, Map<string, FlashPlan>>;
+}
+const PLANS = new WeakMap<ImagePool, PlanCache>();
+
+function planFor(opts: ProvisionOptions): FlashPlan {
+  let cache = PLANS.get(opts.pool);
+  if (cache === undefined) {
+    cache = { built: new Map(), given: new WeakMap() };
+    PLANS.set(opts.pool, cache);
+  }
+  const slot = opts.slotBytes ?? null;
+  let plans = cache.built;
+  let key = `${opts.chip}|${slot}|${opts.version}|${opts.secureVersion ?? 0}|${opts.imageBytes ?? ''}`;
+  if (opts.image !== undefined) {
+    plans = cache.given.get(opts.image) ?? new Map();
+    cache.given.set(opts.image, plans);
+    key = `${opts.chip}|${slot}`;
+  }
+  const cached = plans.get(key);
+  if (cached !== undefined) return cached;
+  const { csv, flashSize } = layout(slot);
   const table = parsePartitionCsv(csv);
   const image = opts.image ?? buildAppImage({
     chip: opts.chip, version: opts.version, secureVersion: opts.secureVersion ?? 0,
@@ -79,5 +105,11 @@ export function provisionDevice(opts: ProvisionOptions): Esp32 {
     throw new ConfigError('the starting image has no esp_app_desc_t: it cannot be an ESP-IDF app');
   }
   const plan = planFlash({ chip: opts.chip, flashSize, table, apps: { app0: image }, otadata: { slot: 0 }, pool: opts.pool });
-  return Esp32.create({ config: opts.build ?? defaultBuild(opts.chip), flash: flashFromPlan(plan) });
+  plans.set(key, plan);
+  return plan;
+}
+
+/** A powered-off device running `opts.version` from `app0` once booted. */
+export function provisionDevice(opts: ProvisionOptions): Esp32 {
+  return Esp32.create({ config: opts.build ?? defaultBuild(opts.chip), flash: flashFromPlan(planFor(opts)) });
 }
