@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule, Options } from 'yargs';
 import { Agent } from 'undici';
 import { SystemClock } from '../../protocol/clock.js';
-import { ConfigError, UsageError } from '../../protocol/errors.js';
+import { ConfigError, EspError, UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES } from '../../protocol/topics.js';
 import { chipForModel } from '../../server/http/models.js';
 import { parseDeviceConfig, type DeviceConfigInput } from '../../simulator/device/config.js';
@@ -17,7 +17,7 @@ import { DeviceRuntime } from '../../simulator/device/runtime.js';
 import { provisionDevice } from '../../simulator/device/runtime-provision.js';
 import { mqttUrlConnector } from '../../simulator/device/transport-mqtt.js';
 import { deviceFaults, NO_FAULTS, parseFaultProfile, type FaultProfile } from '../../simulator/faults/index.js';
-import { ImagePool, isChipName, type ChipName } from '../../simulator/esp32/index.js';
+import { ImagePool, isChipName, keyDigest, verifyImage, type ChipName, type Esp32BuildConfig } from '../../simulator/esp32/index.js';
 import type { CliContext } from '../context.js';
 
 /** Environment variables read when the matching flag is absent (keeps secrets out of `ps`). */
@@ -34,6 +34,10 @@ export const DEVICE_FLAGS: Readonly<Record<string, Options>> = {
   chip: { type: 'string', requiresArg: true, describe: 'emulated chip (default: the one --model names, else esp32)' },
   version: { type: 'string', default: '1.0.0', requiresArg: true, describe: 'version of the factory image the device starts on' },
   image: { type: 'string', requiresArg: true, describe: 'start from this app image (.bin) instead of a built one' },
+  'trusted-key': {
+    type: 'string', array: true, requiresArg: true,
+    describe: 'Secure Boot v2 public (or private) key PEM the chip trusts (repeatable): boot and every update check signatures; --image must be signed by one',
+  },
   protocol: { type: 'string', choices: [...PROTOCOL_PROFILES], default: 'paku-edge', describe: 'MQTT wire profile' },
   'topic-prefix': { type: 'string', default: 'paku', requiresArg: true, describe: 'MQTT topic prefix' },
   'report-via': { type: 'string', choices: ['mqtt', 'http', 'both'], describe: 'where status and progress go (default: mqtt, or http in poll mode)' },
@@ -119,9 +123,12 @@ export function deviceCommand(ctx: CliContext): CommandModule {
       const profile: FaultProfile = faultsFile === undefined ? NO_FAULTS : parseFaultProfile(await readFile(faultsFile, 'utf8'), 'auto', faultsFile);
       const imageFile = str(a, 'image');
       const image = imageFile === undefined ? undefined : new Uint8Array(await readFile(imageFile));
+      const chipName = chipOf(model, str(a, 'chip'));
+      const build = await secureBuild(chipName, (a['trusted-key'] as string[] | undefined) ?? [], image);
       const chip = provisionDevice({
-        chip: chipOf(model, str(a, 'chip')), version: str(a, 'version') ?? '1.0.0', pool: new ImagePool(),
+        chip: chipName, version: str(a, 'version') ?? '1.0.0', pool: new ImagePool(),
         slotBytes: deviceFaults(profile, config.seed, id).slotBytes(), ...(image === undefined ? {} : { image }),
+        ...(build === undefined ? {} : { build }),
       });
       const password = str(a, 'mqtt-password') ?? process.env[DEVICE_ENV.mqttPassword];
       const username = str(a, 'mqtt-username');
@@ -153,4 +160,24 @@ export function deviceCommand(ctx: CliContext): CommandModule {
       ctx.setExitCode(0);
     },
   };
+}
+
+/**
+ * The chip's build with Secure Boot v2 when `--trusted-key` is given: the eFuse digests of those keys;
+ * the bootloader then checks the factory image too, so it must be signed by one of them (checked
+ * here, so the user gets a clear message instead of a device that never boots).
+ */
+async function secureBuild(chip: ChipName, keyFiles: readonly string[], image: Uint8Array | undefined): Promise<Esp32BuildConfig | undefined> {
+  if (keyFiles.length === 0) return undefined;
+  const trustedKeyDigests = await Promise.all(keyFiles.map(async (f) => keyDigest(await readFile(f, 'utf8'))));
+  if (image === undefined) {
+    throw new UsageError('--trusted-key needs --image SIGNED.bin: a Secure Boot device boots only signed firmware (make one with `otasim image build --sign KEY.pem`)');
+  }
+  try {
+    verifyImage(image, { chip, signature: { trustedKeyDigests } });
+  } catch (e) {
+    if (e instanceof EspError) throw new UsageError(`--image is not signed by a --trusted-key: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return { chip, rollback: true, secureBoot: { trustedKeyDigests } };
 }

@@ -11,7 +11,7 @@ import type { TransitionNote, WireNote } from '../../simulator/device/ports.js';
 import type { DeviceConfigInput } from '../../simulator/device/config.js';
 import { FaultProfileSchema, type FaultProfileInput } from '../../simulator/faults/profile.js';
 import { deviceFaults } from '../../simulator/faults/decide.js';
-import type { ChipName } from '../../simulator/esp32/index.js';
+import type { ChipName, Esp32BuildConfig } from '../../simulator/esp32/index.js';
 import { http, sendJson, TEST_KEY, type TestServer } from '../server/http-harness.js';
 import { pool } from './runtime-kit.js';
 
@@ -43,6 +43,10 @@ export interface DeviceOptions {
   readonly config?: Partial<DeviceConfigInput>;
   readonly faults?: FaultProfileInput;
   readonly runtime?: Partial<DeviceRuntimeOptions>;
+  /** Start from this app image instead of a built one (e.g. a signed factory image). */
+  readonly image?: Uint8Array;
+  /** The chip's build configuration (e.g. Secure Boot v2 trusted keys). */
+  readonly build?: Esp32BuildConfig;
 }
 
 let macCounter = 0x10;
@@ -53,7 +57,10 @@ export function startDevice(s: TestServer, o: DeviceOptions): TestDevice {
   const mac = `AA:BB:CC:DD:EE:${(macCounter++ & 0xff).toString(16).toUpperCase().padStart(2, '0')}`;
   const config: DeviceConfigInput = { deviceId: o.id, mac, topicPrefix: s.server.config.topicPrefix, ...FAST, ...o.config };
   const slotBytes = deviceFaults(faults, 0, o.id).slotBytes();
-  const chip = provisionDevice({ chip: o.chip ?? 'esp32', version: o.version ?? '1.0.0', pool, slotBytes });
+  const chip = provisionDevice({
+    chip: o.chip ?? 'esp32', version: o.version ?? '1.0.0', pool, slotBytes,
+    ...(o.image === undefined ? {} : { image: o.image }), ...(o.build === undefined ? {} : { build: o.build }),
+  });
   const transitions: TransitionNote[] = [];
   const logs: string[] = [];
   const wire: WireNote[] = [];
