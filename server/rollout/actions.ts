@@ -37,7 +37,7 @@ export function applyAction(spec: PlanSpec, state: PlanState, action: PlanAction
       s.status = 'running';
       break;
     case 'pause':
-      if (from !== 'running' && from !== 'awaiting_approval' && from !== 'completed') refuse(action, from, 'it is not offering');
+      if (from !== 'running' && from !== 'awaiting_approval') refuse(action, from, 'it is not offering');
       s.status = 'paused';
       break;
     case 'resume':
@@ -48,7 +48,7 @@ export function applyAction(spec: PlanSpec, state: PlanState, action: PlanAction
       s.gate_met_at = null;
       break;
     case 'cancel':
-      if (from === 'cancelled') refuse(action, from, 'it is already cancelled');
+      if (from === 'cancelled' || from === 'completed') refuse(action, from, 'it has already ended');
       s.status = 'cancelled';
       break;
   }
@@ -64,7 +64,7 @@ export function setPhasePercent(spec: PlanSpec, state: PlanState, percent: numbe
   if (phase === undefined || !('percent' in phase)) {
     throw new RequestError(409, 'OTASIM_ERR_PLAN_STATE', `phase ${state.phase} targets device ids or groups, not a percentage`);
   }
-  if (!['running', 'awaiting_approval', 'paused', 'completed'].includes(state.status)) {
+  if (!['running', 'awaiting_approval', 'paused'].includes(state.status)) {
     refuse('change the percentage of', state.status, 'it has stopped');
   }
   const phases = spec.phases.map((p, i) => (i === state.phase ? { ...p, percent } : p));

@@ -16,7 +16,11 @@ import { gateOf, inTarget, phaseTarget, type PlanDevice, type PlanSpec } from '.
 import { meetsMinVersion } from '../../protocol/versions.js';
 import type { Bucketing } from './targeting.js';
 
-/** Plan status. `running`, `awaiting_approval`, `completed` offer; `paused` waits; the rest have stopped. */
+/**
+ * Plan status. `running` and `awaiting_approval` offer (the latter only its current phase); `paused`
+ * waits; `completed` (the last gate passed), `aborted`, `rolled_back` and `cancelled` offer no more,
+ * but devices already in flight are still followed to their outcome.
+ */
 export const PLAN_STATUSES = ['running', 'awaiting_approval', 'paused', 'completed', 'aborted', 'rolled_back', 'cancelled'] as const;
 export type PlanStatus = (typeof PLAN_STATUSES)[number];
 
@@ -129,7 +133,7 @@ export function countTracks(devices: Record<string, Track>, phase?: number): Cou
 }
 
 /** Whether the plan offers (or may offer after an approval). */
-export const offering = (s: PlanStatus): boolean => s === 'running' || s === 'awaiting_approval' || s === 'completed';
+export const offering = (s: PlanStatus): boolean => s === 'running' || s === 'awaiting_approval';
 
 /** Whether the engine must keep stepping the plan. */
 export function isLive(state: PlanState): boolean {
@@ -286,7 +290,7 @@ export function step(spec: PlanSpec, state: PlanState, w: World): StepResult {
   const s: PlanState = structuredClone(state);
   const decisions: Decision[] = [];
   foldReports(spec, s, w, decisions);
-  if (offering(s.status) && s.status !== 'completed') {
+  if (offering(s.status)) {
     const trip = checkFailure(spec, s);
     if (trip !== null && trip.kind === 'threshold_tripped') {
       decisions.push(trip);

@@ -8,6 +8,7 @@ import { StoreError } from '../../protocol/errors.js';
 import type { SqlPort } from './sql-port.js';
 import * as m001 from './migrations/001-paku-ota-schema.js';
 import * as m002 from './migrations/002-edge-device-tables.js';
+import * as m003 from './migrations/003-rollout-plans.js';
 
 export interface Migration {
   version: number;
@@ -19,6 +20,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, ...m001 },
   { version: 2, ...m002 },
+  { version: 3, ...m003 },
 ];
 
 /** Advisory lock key for migrations: the first 8 bytes of SHA-256("otasim:migrate"), as int8. */

@@ -4,10 +4,12 @@
  */
 import { ConflictError, NotFoundError, OtasimError, StoreError } from '../../protocol/errors.js';
 import { insertEdgeStatuses, insertEvents, upsertAnnounced, writeStatuses } from './batch-sql.js';
+import * as plans from './plan-sql.js';
 import { jsonParam, toDevice, toEvent, toRelease, toRollout, toStatus } from './rows.js';
 import { pgErrorInfo, type SqlPort, type SqlRow, type SqlRunner } from './sql-port.js';
 import type {
-  DeviceCheckIn, DeviceRow, IngestBatch, NewOtaEvent, NewRelease, NewRollout, OtaEventRow, OtaEventType, ReleaseRow,
+  DeviceCheckIn, DeviceRow, IngestBatch, NewOtaEvent, NewPlan, NewRelease, NewRollout, OtaEventRow, OtaEventType, PlanReport, PlanRow,
+  PlanSave, ReleaseRow,
   RolloutChange, RolloutRow, StatusRecord, Store, StoreStats, UpdateStatusRow, UpdateStatusValue,
 } from './store.js';
 
@@ -221,6 +223,35 @@ export class SqlStore implements Store {
         ORDER BY s.device_id, s.reported_at DESC, s.id DESC) latest
       GROUP BY status`, [firmwareVersion, deviceModel ?? null]);
     return Object.fromEntries(rows.map((r) => [String(r['status']), Number(r['n'])]));
+  }
+
+  // -- rollout plans ---------------------------------------------------------------------------
+
+  async insertPlan(p: NewPlan): Promise<{ plan: PlanRow; rollout: RolloutRow }> {
+    return this.#tx('creating a rollout plan', (tx) => plans.insertPlan(tx, p, this.clock()));
+  }
+
+  async getPlan(nameOrId: string | number): Promise<PlanRow | undefined> {
+    const rows = await this.#q('reading a rollout plan', `SELECT * FROM rollout_plans WHERE ${typeof nameOrId === 'number' ? 'id' : 'name'} = $1`, [nameOrId]);
+    return rows[0] === undefined ? undefined : plans.toPlan(rows[0]);
+  }
+
+  async listPlans(q: { statuses?: readonly string[]; device_model?: string } = {}): Promise<PlanRow[]> {
+    const rows = await this.#q('listing rollout plans', `SELECT * FROM rollout_plans WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+      AND ($2::text IS NULL OR device_model = $2) ORDER BY created_at DESC, id DESC`, [q.statuses ?? null, q.device_model ?? null]);
+    return rows.map(plans.toPlan);
+  }
+
+  async savePlan(id: number, save: PlanSave): Promise<PlanRow> {
+    return this.#tx('saving a rollout plan', async (tx) => {
+      const exists = await tx.query('SELECT 1 FROM rollout_plans WHERE id = $1', [id]);
+      if (exists.rows.length === 0) throw new NotFoundError(`no rollout plan with id ${id}`);
+      return plans.savePlan(tx, id, save, this.clock());
+    });
+  }
+
+  async latestReports(version: string, since: Date): Promise<PlanReport[]> {
+    return this.#tx('reading the latest reports', (tx) => plans.latestReports(tx, version, since));
   }
 
   // -- events ----------------------------------------------------------------------------------

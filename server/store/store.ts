@@ -84,6 +84,31 @@ export interface OtaEventRow {
   created_by: string | null;
 }
 
+/** `rollout_plans` row (migration 003). `spec` and `state` are the engine's JSON (server/rollout). */
+export interface PlanRow {
+  id: number;
+  name: string;
+  /** The `rollout_configurations` row this plan drives (same name). */
+  rollout_id: number;
+  /** The plan a rollback plan undoes. */
+  parent_id: number | null;
+  kind: 'plan' | 'rollback';
+  device_model: string;
+  firmware_version: string;
+  spec: unknown;
+  state: unknown;
+  status: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The latest report of a device for a version (rollout engine input). */
+export interface PlanReport {
+  device_id: string;
+  status: UpdateStatusValue;
+  reported_at: Date;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
@@ -142,6 +167,31 @@ export interface RolloutChange {
   target_filter?: TargetFilter | null;
   rollout_percentage?: number;
   is_active?: boolean;
+}
+
+/** A plan and its rollout row, created together. */
+export interface NewPlan {
+  name: string;
+  kind: 'plan' | 'rollback';
+  parent_id?: number | null;
+  spec: unknown;
+  state: unknown;
+  status: string;
+  /** The rollout row the plan drives; `name` must equal the plan's. */
+  rollout: NewRollout;
+  /** Events recorded with it (their `rollout_id` is set to the new rollout's). */
+  events?: NewOtaEvent[];
+}
+
+/** One engine step or operator action, saved in ONE transaction. */
+export interface PlanSave {
+  state: unknown;
+  status: string;
+  spec?: unknown;
+  /** Changes to the plan's rollout row. */
+  rollout?: { is_active?: boolean; target_filter?: TargetFilter | null };
+  /** Decisions (their `rollout_id` is set to the plan's rollout). */
+  events?: NewOtaEvent[];
 }
 
 /**
@@ -255,6 +305,17 @@ export interface Store extends AsyncDisposable {
   activeRollout(firmwareVersion: string, deviceModel: string): Promise<RolloutRow | undefined>;
   /** Ordered by `created_at` DESC. */
   listRollouts(q?: { device_model?: string; active?: boolean; limit?: number }): Promise<RolloutRow[]>;
+
+  // rollout plans (migration 003)
+  /** Create a plan with its rollout row in ONE transaction; a taken name is `OTASIM_ERR_DUPLICATE_ROLLOUT`. */
+  insertPlan(p: NewPlan): Promise<{ plan: PlanRow; rollout: RolloutRow }>;
+  getPlan(nameOrId: string | number): Promise<PlanRow | undefined>;
+  /** Plans, newest first; `statuses` filters. */
+  listPlans(q?: { statuses?: readonly string[]; device_model?: string }): Promise<PlanRow[]>;
+  /** Save a step: state, status, spec, rollout row and events in ONE transaction; `NotFoundError` for an unknown id. */
+  savePlan(id: number, save: PlanSave): Promise<PlanRow>;
+  /** The latest report per device for `version`, reported at or after `since`. */
+  latestReports(version: string, since: Date): Promise<PlanReport[]>;
 
   // update status
   insertStatus(r: StatusRecord): Promise<void>;

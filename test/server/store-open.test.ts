@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OtasimError } from '../../protocol/errors.js';
 import { openStore } from '../../server/store/open.js';
+import { MIGRATIONS } from '../../server/store/migrate.js';
 import { DATABASE_URL, dropSchema, postgresReachable, uniqueSchema } from './store-harness.js';
 
 async function code(p: Promise<unknown>): Promise<string | undefined> {
@@ -27,7 +28,7 @@ describe('openStore: PGlite', () => {
       expect((await again.getDevice('ESP32-20E955A0'))?.current_firmware_version).toBe('1.4.2');
       expect(await again.listStatus()).toHaveLength(1);
       const migrations = await again.rawQuery('SELECT COUNT(*) AS n FROM schema_migrations');
-      expect(Number(migrations[0]?.['n'])).toBe(2);
+      expect(Number(migrations[0]?.['n'])).toBe(MIGRATIONS.length);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -67,7 +68,7 @@ describe('openStore: PGlite', () => {
       expect(files[0]).toMatch(/^pglite-\d+\.\d+\.\d+-schema-[0-9a-f]{16}\.tar\.gz$/);
       await using second = await openStore({ data: join(dir, 'b') }, { pgliteTemplateDir: cache });
       expect(await second.getDevice('only-in-a')).toBeUndefined();
-      expect((await second.rawQuery('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r['version']))).toEqual([1, 2]);
+      expect((await second.rawQuery('SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r['version']))).toEqual(MIGRATIONS.map((m) => m.version));
       await second.checkIn({ device_id: 'b1', device_model: 'esp32', current_firmware_version: '1' });
       expect((await second.listDevices()).map((d) => d.device_id)).toEqual(['b1']);
       expect(existsSync(join(dir, 'b', 'PG_VERSION'))).toBe(true);
@@ -127,7 +128,7 @@ describe('openStore: PostgreSQL', () => {
       try {
         expect(a.kind).toBe('postgres');
         const rows = await a.rawQuery('SELECT version FROM schema_migrations ORDER BY version');
-        expect(rows.map((r) => Number(r['version']))).toEqual([1, 2]);
+        expect(rows.map((r) => Number(r['version']))).toEqual(MIGRATIONS.map((m) => m.version));
         await a.checkIn({ device_id: 'x', device_model: 'esp32', current_firmware_version: '1' });
         expect((await b.getDevice('x'))?.device_model).toBe('esp32');
         // The tables really are in the schema, not in public.
