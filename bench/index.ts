@@ -18,6 +18,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'check-rps.js' },
   { file: 'download-rate.js' },
   { file: 'fleet-connect.js' },
+  { file: 'fleet-idle.js', nodeArgs: ['--expose-gc'] },
 ];
 
 let failed = 0;
