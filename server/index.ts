@@ -20,6 +20,8 @@ import { Collector, Orchestrator } from './mqtt/index.js';
 import { devicesToOffer } from './rollout/offer.js';
 import { meetsMinVersion } from '../protocol/versions.js';
 import type { ReleaseRow, RolloutRow } from './store/store.js';
+import { SystemClock, type Clock } from '../protocol/clock.js';
+import { RolloutEngine } from './rollout/engine.js';
 
 export { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 
@@ -33,6 +35,14 @@ export interface OtaServerPorts {
   readonly defaultMetrics?: boolean;
   /** Monotonic milliseconds for HTTP caches (rollouts, releases, check-in resolution); default `performance.now`. */
   readonly now?: () => number;
+  /**
+   * Clock of the rollout engine's timers and times (timeouts, retries, soak). Default a SystemClock.
+   * Given without `clock`, the store stamps its rows with it too, so a VirtualClock rehearses a
+   * whole rollout in virtual time.
+   */
+  readonly scheduler?: Clock;
+  /** How often the rollout engine re-reads reports of a live plan, ms. Default 1,000. */
+  readonly rolloutPollMs?: number;
 }
 
 type Closer = () => Promise<void>;
@@ -58,6 +68,8 @@ export interface OtaServerParts {
   readonly routes: readonly RouteInfo[];
   readonly metrics: ServerMetrics;
   readonly logger: Logger;
+  /** The rollout engine (plans, gates, failure policy). */
+  readonly rollouts: RolloutEngine;
 }
 
 /** A running OTA server. Close it with `close()` or `await using`. */
@@ -75,6 +87,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
   readonly routes!: readonly RouteInfo[];
   readonly metrics!: ServerMetrics;
   readonly logger!: Logger;
+  readonly rollouts!: RolloutEngine;
   #closers: Closer[];
   #closing: Promise<void> | undefined;
 
@@ -100,7 +113,10 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       if (config.apiKeyDefaulted) {
         logger.warn(`no --api-key given: using the built-in default "${config.apiKey}"; anyone who knows it can upload firmware`);
       }
-      const storeOpts = { pgliteTemplateDir: builtinTemplateDir(), ...(ports.clock === undefined ? {} : { clock: ports.clock }) };
+      const scheduler = ports.scheduler ?? new SystemClock({ unref: true });
+      if (ports.scheduler === undefined) closers.push(async () => (scheduler as SystemClock).close());
+      const storeClock = ports.clock ?? (ports.scheduler === undefined ? undefined : () => new Date(scheduler.now()));
+      const storeOpts = { pgliteTemplateDir: builtinTemplateDir(), ...(storeClock === undefined ? {} : { clock: storeClock }) };
       const store = config.database === null
         ? await openStore({ data: join(config.data, 'db') }, storeOpts)
         : await openStore({ database: config.database, ...(config.databaseSchema === null ? {} : { schema: config.databaseSchema }) }, storeOpts);
@@ -143,8 +159,18 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
         }
       };
 
+      const rollouts = await RolloutEngine.create({
+        store, clock: scheduler, logger, metrics, bucketing: config.bucketing,
+        ...(ports.rolloutPollMs === undefined ? {} : { pollMs: ports.rolloutPollMs }),
+        offer: async (ids, release, ctx) => {
+          const result = await (await orchestrator).offer(ids, release, ctx);
+          if (result.failed.length > 0) logger.warn({ rollout: ctx.rollout, failed: result.failed.length }, 'some plan cmd/ota publishes failed');
+        },
+      });
+      closers.push(() => rollouts.close());
+
       const { app, routes } = await createHttpApp({
-        store, artifacts, config, logger, metrics, onRolloutChange: offerRollout, ...(ports.now === undefined ? {} : { now: ports.now }),
+        store, artifacts, config, logger, metrics, onRolloutChange: offerRollout, plans: async () => rollouts, ...(ports.now === undefined ? {} : { now: ports.now }),
       });
       closers.push(() => app.close());
       await app.listen({ port: config.port, host: config.host });
@@ -158,7 +184,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       logger.info({ url, mqtt: mqttUrl, store: store.kind, data: config.data }, `otasim server listening on ${url}`);
       return new OtaServer({
         config, url, mqttUrl, store, artifacts, broker, mqttClientFactory: clientFactory, collector, orchestrator: orch,
-        http: app, routes, metrics, logger,
+        http: app, routes, metrics, logger, rollouts,
       }, closers);
     } catch (e) {
       await closeAll();

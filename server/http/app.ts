@@ -17,6 +17,7 @@ import { ArtifactCache } from './artifact-cache.js';
 import { downloadRoute } from './routes/download.js';
 import { opsRoutes } from './routes/ops.js';
 import { rolloutRoutes } from './routes/rollouts.js';
+import { planRoutes } from './routes/plans.js';
 import { updateStatusRoute } from './routes/update-status.js';
 import { uploadRoute } from './routes/upload.js';
 
@@ -98,6 +99,7 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     uploadRoute(admin, deps, cache);
     adminListRoutes(admin, deps);
     rolloutRoutes(admin, deps, cache);
+    if (deps.plans !== undefined) planRoutes(admin, deps.plans, cache);
   });
   await app.ready();
   return { app, routes };

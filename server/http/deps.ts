@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { RolloutRow, Store } from '../store/store.js';
 import type { ArtifactStore } from '../store/artifacts.js';
 import type { ServerMetrics } from './metrics.js';
+import type { RolloutEngine } from '../rollout/engine.js';
 
 export interface HttpDeps {
   readonly store: Store;
@@ -16,6 +17,8 @@ export interface HttpDeps {
    * it to the targeted devices. A rejection is logged, never turned into an HTTP error.
    */
   readonly onRolloutChange?: (rollout: RolloutRow) => void | Promise<void>;
+  /** The rollout engine behind `/api/admin/plans` (resolves once it has started); no plan routes without it. */
+  readonly plans?: () => Promise<RolloutEngine>;
   /** Monotonic milliseconds for cache expiry; default `performance.now`. */
   readonly now?: () => number;
 }

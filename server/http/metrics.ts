@@ -23,6 +23,8 @@ export interface ServerMetrics {
   countMqttMessage(kind: string, outcome: 'ok' | 'malformed' | 'ignored'): void;
   /** Count one OTA command published to a device. */
   countCommand(outcome: 'published' | 'failed'): void;
+  /** Count one rollout engine decision (`phase_advanced`, `threshold_tripped`, `rollback_started`, …). */
+  countRolloutDecision(decision: string): void;
   /** The Prometheus exposition text, fleet gauges refreshed from the store. */
   render(): Promise<string>;
   /** The real service's JSON `/metrics` shape (paku-protocol-facts §2.4.9). */
@@ -50,6 +52,10 @@ export function createMetrics(store: Store, opts: { bucketing?: Bucketing; defau
   const commands = new Counter({
     name: 'otasim_ota_commands_total', help: 'cmd/ota messages published to devices, by outcome',
     labelNames: ['outcome'] as const, registers: [registry],
+  });
+  const decisions = new Counter({
+    name: 'otasim_rollout_decisions_total', help: 'Rollout engine decisions by this process (phase advanced, threshold tripped, rollback started, operator actions, …)',
+    labelNames: ['decision'] as const, registers: [registry],
   });
   const devicesTotal = new Gauge({ name: 'otasim_devices', help: 'Registered devices', registers: [registry] });
   const byVersion = new Gauge({
@@ -109,6 +115,7 @@ export function createMetrics(store: Store, opts: { bucketing?: Bucketing; defau
     countStatusReport: (status, source) => statusReports.inc({ status, source }),
     countMqttMessage: (kind, outcome) => mqttMessages.inc({ kind, outcome }),
     countCommand: (outcome) => commands.inc({ outcome }),
+    countRolloutDecision: (decision) => decisions.inc({ decision }),
     async render() {
       await refresh();
       return registry.metrics();

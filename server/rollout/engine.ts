@@ -120,6 +120,17 @@ export class RolloutEngine implements AsyncDisposable {
     return this.status(name);
   }
 
+  /** Plans (newest first) as summaries; `statuses` filters. */
+  async list(statuses?: readonly string[]): Promise<Array<{ name: string; kind: string; firmware_version: string; device_model: string;
+    status: string; phase: number; phases: number; totals: ReturnType<typeof countTracks> }>> {
+    const rows = await this.#o.store.listPlans(statuses === undefined || statuses.length === 0 ? {} : { statuses });
+    return rows.map((p) => {
+      const st = p.state as PlanState;
+      return { name: p.name, kind: p.kind, firmware_version: p.firmware_version, device_model: p.device_model, status: st.status,
+        phase: st.phase, phases: (p.spec as PlanSpec).phases.length, totals: countTracks(st.devices) };
+    });
+  }
+
   /** The plan, per-phase counts and its decisions, oldest first. */
   async status(nameOrId: string | number): Promise<PlanStatusView> {
     const p = await this.#plan(nameOrId);
