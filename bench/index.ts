@@ -19,6 +19,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'download-rate.js' },
   { file: 'fleet-connect.js' },
   { file: 'fleet-idle.js', nodeArgs: ['--expose-gc'] },
+  { file: 'fleet-ota.js' },
 ];
 
 let failed = 0;

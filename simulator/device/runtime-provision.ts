@@ -109,7 +109,11 @@ function planFor(opts: ProvisionOptions): FlashPlan {
   return plan;
 }
 
-/** A powered-off device running `opts.version` from `app0` once booted. */
+/**
+ * A powered-off device running `opts.version` from `app0` once booted. The chip gets the pool too,
+ * so an image it verifies at esp_ota_end is interned there and mapped (ota-ops.ts `adopt`): ten
+ * thousand devices updated to one image share one buffer instead of keeping a copy each.
+ */
 export function provisionDevice(opts: ProvisionOptions): Esp32 {
-  return Esp32.create({ config: opts.build ?? defaultBuild(opts.chip), flash: flashFromPlan(planFor(opts)) });
+  return Esp32.create({ config: opts.build ?? defaultBuild(opts.chip), flash: flashFromPlan(planFor(opts)), pool: opts.pool });
 }
