@@ -79,7 +79,7 @@ export function startDevice(s: TestServer, o: DeviceOptions): TestDevice {
 }
 
 /** Poll `f` every 10 ms until it is truthy; fail with `what` after `ms`. */
-export async function until<T>(what: string, f: () => T | Promise<T>, ms = 15_000): Promise<NonNullable<T>> {
+export async function until<T>(what: string, f: () => T | Promise<T>, ms = 60_000): Promise<NonNullable<T>> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await f();
