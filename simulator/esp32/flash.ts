@@ -236,13 +236,20 @@ export class Flash {
       const base = s * SECTOR_SIZE;
       const from = Math.max(addr, base);
       const to = Math.min(end, base + SECTOR_SIZE);
-      const sec = this.#ownSector(s, to - base);
-      for (let a = from; a < to; a++) sec[a - base] = (sec[a - base] ?? ERASED) & (src[a - addr] ?? ERASED);
+      const held = this.#ownSector(s, to - base);
+      const sec = held.bytes;
+      // Bytes at or past `held.programmed` read 0xFF, so old AND new is just new: copy them in one go.
+      const split = Math.min(to, Math.max(from, base + held.programmed));
+      for (let a = from; a < split; a++) sec[a - base] = (sec[a - base] ?? ERASED) & (src[a - addr] ?? ERASED);
+      if (split < to) sec.set(src.subarray(split - addr, to - addr), split - base);
     }
   }
 
-  /** The owned array for sector `s`, at least `need` bytes long (copy-on-write from a mapping). */
-  #ownSector(s: number, need: number): Uint8Array {
+  /**
+   * The owned array for sector `s`, at least `need` bytes long (copy-on-write from a mapping), and
+   * how many of its leading bytes held data before this call (the rest are erased, 0xFF).
+   */
+  #ownSector(s: number, need: number): { bytes: Uint8Array; programmed: number } {
     this.#owned ??= new Map();
     let cur = this.#owned.get(s);
     if (!cur) {
@@ -253,13 +260,14 @@ export class Flash {
         this.#unmapRange(base, base + SECTOR_SIZE);
       }
     }
+    const programmed = cur?.length ?? 0;
     if (!cur || cur.length < need) {
       const grown = new Uint8Array(need <= SMALL_SECTOR ? need : SECTOR_SIZE).fill(ERASED);
       if (cur) grown.set(cur);
       cur = grown;
     }
     this.#owned.set(s, cur);
-    return cur;
+    return { bytes: cur, programmed };
   }
 
   #scrambleSector(base: number): void {
