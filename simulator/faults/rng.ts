@@ -3,6 +3,7 @@
  * (seed, device id, stream name, counters): no generator state to carry per device, and the same
  * inputs give the same number in any order, in any process. Pure: no I/O, no Math.random.
  */
+import { seededRng } from '../esp32/power-cut.js';
 
 /** murmur3's fmix32 finaliser: full avalanche of a 32-bit state. */
 function fmix32(h: number): number {
@@ -38,12 +39,5 @@ export function unit(seed: number, deviceId: string, stream: string, ...counters
 
 /** A stateful generator (mulberry32) seeded from (seed, device id, stream), for runtime loops. */
 export function deviceRng(seed: number, deviceId: string, stream: string): () => number {
-  let a = hash32(seed, [deviceId, stream]);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return seededRng(hash32(seed, [deviceId, stream]));
 }
