@@ -23,6 +23,9 @@ import type { ReleaseRow, RolloutRow } from './store/store.js';
 import { SystemClock, type Clock } from '../protocol/clock.js';
 import { RolloutEngine } from './rollout/engine.js';
 
+/** How long `close()` lets in-flight HTTP requests finish before cutting their connections, ms. */
+const HTTP_CLOSE_GRACE_MS = 5_000;
+
 export { resolveServerConfig, type ServerConfig, type ServerConfigInput } from './config.js';
 
 /** Options that are ports rather than config (STYLE.md §2). */
@@ -172,7 +175,16 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       const { app, routes } = await createHttpApp({
         store, artifacts, config, logger, metrics, onRolloutChange: offerRollout, plans: async () => rollouts, ...(ports.now === undefined ? {} : { now: ports.now }),
       });
-      closers.push(() => app.close());
+      closers.push(async () => {
+        // In-flight requests get a grace period; then a stalled client (a device that stopped
+        // reading a download without closing its socket) must not hold shutdown forever.
+        const grace = setTimeout(() => app.server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(grace);
+        }
+      });
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
