@@ -5,6 +5,7 @@
 import { buildAppImage } from '../../simulator/esp32/image-builder.js';
 import { ImagePool } from '../../simulator/esp32/image-pool.js';
 import { Esp32 } from '../../simulator/esp32/esp32.js';
+import { EspError } from '../../protocol/errors.js';
 import type { Esp32BuildConfig } from '../../simulator/esp32/esp32-config.js';
 import { Efuse } from '../../simulator/esp32/efuse.js';
 import { flashFromPlan, planFlash, type ProvisionSpec } from '../../simulator/esp32/provision.js';
@@ -88,4 +89,22 @@ export function running(dev: Esp32): string {
   const b = dev.lastBoot;
   if (!b) return 'never booted';
   return b.ok ? `${b.partition.label}:${b.app?.version ?? '?'}` : `failed:${b.reason}`;
+}
+
+/** The ESP-IDF error name `fn` throws, or 'ESP_OK'. */
+export function code(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof EspError) return e.code;
+    throw e;
+  }
+  return 'ESP_OK';
+}
+
+/** A provisioned device, booted once. */
+export function booted(spec: DeviceSpec = {}): Esp32 {
+  const dev = device(spec);
+  dev.boot();
+  return dev;
 }

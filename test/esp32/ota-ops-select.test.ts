@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { EspError } from '../../protocol/errors.js';
 import { Efuse } from '../../simulator/esp32/efuse.js';
-import type { Esp32 } from '../../simulator/esp32/esp32.js';
 import { OtaImgState } from '../../simulator/esp32/otadata.js';
 import { readOtadata } from '../../simulator/esp32/otadata-store.js';
-import { CHIP, FACTORY_TWO_OTA, device, image, labelled, ota, running } from './device-kit.js';
+import { CHIP, FACTORY_TWO_OTA, booted, code, image, labelled, ota, running } from './device-kit.js';
 
 const OTADATA = { offset: 0xd000, size: 0x2000 };
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EspError) return e.code;
-    throw e;
-  }
-  return 'ESP_OK';
-}
-
-function booted(spec: Parameters<typeof device>[0] = {}): Esp32 {
-  const dev = device(spec);
-  dev.boot();
-  return dev;
-}
 
 describe('esp_ota_set_boot_partition', () => {
   it('verifies first: a corrupt or empty slot → VALIDATE_FAILED, even for a data partition', () => {

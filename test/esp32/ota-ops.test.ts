@@ -1,29 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { EspError } from '../../protocol/errors.js';
 import { OTA_SIZE_UNKNOWN, OTA_WITH_SEQUENTIAL_WRITES } from '../../simulator/esp32/ota-ops.js';
 import { OtaImgState } from '../../simulator/esp32/otadata.js';
 import { readOtadata } from '../../simulator/esp32/otadata-store.js';
 import type { Esp32 } from '../../simulator/esp32/esp32.js';
-import { FACTORY_TWO_OTA, device, image, labelled, ota, pool, running } from './device-kit.js';
+import { FACTORY_TWO_OTA, booted, code, image, labelled, ota, pool, running } from './device-kit.js';
 
 const OTADATA = { offset: 0xd000, size: 0x2000 };
 const OTA1 = 0x30000;
-
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EspError) return e.code;
-    throw e;
-  }
-  return 'ESP_OK';
-}
-
-function booted(spec: Parameters<typeof device>[0] = {}): Esp32 {
-  const dev = device(spec);
-  dev.boot();
-  return dev;
-}
 
 describe('happy paths', () => {
   it('update → reboot → PENDING_VERIFY → mark valid → VALID', () => {
