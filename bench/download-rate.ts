@@ -15,14 +15,10 @@ import { pino } from 'pino';
 import { FormData, request } from 'undici';
 import { OtaServer } from '../server/index.js';
 import { buildAppImage } from '../simulator/esp32/image-builder.js';
-import { runLoad, type LoadResult } from './load-worker.js';
+import { numberArg as arg, runLoad, type LoadResult } from './load-worker.js';
 
 const MiB = 1024 * 1024;
 const CLIENTS = 200;
-const arg = (name: string, def: number): number => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
 const seconds = arg('--seconds', 2);
 const ROUNDS = arg('--rounds', 3);
 const KEY = 'bench-api-key-123';

@@ -97,3 +97,9 @@ if (!isMainThread && parentPort !== null) {
   const port = parentPort;
   void load(workerData as LoadSpec).then((r) => port.postMessage(r));
 }
+
+/** The number after `--name` on the command line, or `def`. */
+export function numberArg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}

@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EspError } from '../../protocol/errors.js';
 import { Flash } from '../../simulator/esp32/flash.js';
 import { seededRng } from '../../simulator/esp32/power-cut.js';
+import { code } from './device-kit.js';
 
 const S = 4096;
-
-function espCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EspError) return e.code;
-    throw e;
-  }
-  return 'ESP_OK';
-}
 
 describe('Flash basics', () => {
   it('reads 0xFF where nothing was written and after erase', () => {
@@ -34,12 +24,12 @@ describe('Flash basics', () => {
 
   it('rejects misaligned erases and out-of-bounds access with ESP-IDF codes', () => {
     const f = Flash.create(2 * S);
-    expect(espCode(() => f.erase(1, S))).toBe('ESP_ERR_INVALID_ARG');
-    expect(espCode(() => f.erase(0, 100))).toBe('ESP_ERR_INVALID_SIZE');
-    expect(espCode(() => f.erase(S, 2 * S))).toBe('ESP_ERR_INVALID_SIZE');
-    expect(espCode(() => f.write(2 * S - 1, new Uint8Array(2)))).toBe('ESP_ERR_INVALID_SIZE');
-    expect(espCode(() => f.read(-1, 2))).toBe('ESP_ERR_INVALID_ARG');
-    expect(espCode(() => Flash.create(1000))).toBe('ESP_ERR_INVALID_SIZE');
+    expect(code(() => f.erase(1, S))).toBe('ESP_ERR_INVALID_ARG');
+    expect(code(() => f.erase(0, 100))).toBe('ESP_ERR_INVALID_SIZE');
+    expect(code(() => f.erase(S, 2 * S))).toBe('ESP_ERR_INVALID_SIZE');
+    expect(code(() => f.write(2 * S - 1, new Uint8Array(2)))).toBe('ESP_ERR_INVALID_SIZE');
+    expect(code(() => f.read(-1, 2))).toBe('ESP_ERR_INVALID_ARG');
+    expect(code(() => Flash.create(1000))).toBe('ESP_ERR_INVALID_SIZE');
   });
 
   it('stores a small write trimmed: one 32-byte entry costs 32 bytes', () => {
@@ -97,11 +87,11 @@ describe('Flash power cuts', () => {
   it('a cut write keeps the bytes before the cut, throws ESP_ERR_FLASH_OP_FAIL and leaves the chip off', () => {
     const f = Flash.create(2 * S);
     f.cutPowerAfter(5);
-    expect(espCode(() => f.write(0, new Uint8Array(8).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.write(0, new Uint8Array(8).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
     expect([...f.read(0, 8)]).toEqual([0, 0, 0, 0, 0, 0xff, 0xff, 0xff]);
     expect(f.powered).toBe(false);
-    expect(espCode(() => f.write(100, new Uint8Array(1)))).toBe('ESP_ERR_FLASH_OP_FAIL');
-    expect(espCode(() => f.erase(0, S))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.write(100, new Uint8Array(1)))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.erase(0, S))).toBe('ESP_ERR_FLASH_OP_FAIL');
     f.powerOn();
     f.write(100, new Uint8Array(1));
     expect(f.read(100, 1)[0]).toBe(0);
@@ -111,7 +101,7 @@ describe('Flash power cuts', () => {
     const f = Flash.create(4 * S);
     f.cutPowerAfter(S + 3);
     f.erase(0, S);
-    expect(espCode(() => f.write(0, new Uint8Array(10).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.write(0, new Uint8Array(10).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
     expect(f.read(0, 4)).toEqual(new Uint8Array([0, 0, 0, 0xff]));
   });
 
@@ -119,7 +109,7 @@ describe('Flash power cuts', () => {
     const f = Flash.create(4 * S);
     f.write(0, new Uint8Array(4 * S).fill(0));
     f.armPowerCut({ op: 0, byte: 2 * S + 17 });
-    expect(espCode(() => f.erase(0, 4 * S))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.erase(0, 4 * S))).toBe('ESP_ERR_FLASH_OP_FAIL');
     expect(f.read(0, 2 * S).every((b) => b === 0xff)).toBe(true);
     expect(f.read(2 * S, 2 * S).every((b) => b === 0)).toBe(true);
   });
@@ -128,7 +118,7 @@ describe('Flash power cuts', () => {
     const f = Flash.create(S);
     f.armPowerCut({ op: 1, byte: 10 + 3 * 4 });
     f.write(0, new Uint8Array([0]));
-    expect(espCode(() => f.write(8, new Uint8Array(4).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.write(8, new Uint8Array(4).fill(0)))).toBe('ESP_ERR_FLASH_OP_FAIL');
     expect([...f.read(8, 4)]).toEqual([0, 0, 0xff, 0xff]);
   });
 
@@ -138,7 +128,7 @@ describe('Flash power cuts', () => {
     f.write(0, old);
     const data = Uint8Array.from({ length: 1024 }, (_, i) => (i * 11) & 0xff);
     f.cutPowerAfter(300, { mode: 'scramble', rng: seededRng(7) });
-    expect(espCode(() => f.write(0, data))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.write(0, data))).toBe('ESP_ERR_FLASH_OP_FAIL');
     const got = f.read(0, 1024);
     for (let i = 0; i < 1024; i++) {
       const o = old[i]!;
@@ -157,7 +147,7 @@ describe('Flash power cuts', () => {
     const f = Flash.create(4 * S);
     f.write(0, new Uint8Array(4 * S).fill(0));
     f.cutPowerAfter(S + 1, { mode: 'scramble', rng: seededRng(3) });
-    expect(espCode(() => f.erase(0, 3 * S))).toBe('ESP_ERR_FLASH_OP_FAIL');
+    expect(code(() => f.erase(0, 3 * S))).toBe('ESP_ERR_FLASH_OP_FAIL');
     expect(f.read(0, S).every((b) => b === 0xff)).toBe(true);
     const mid = f.read(S, S);
     expect(mid.some((b) => b !== 0 && b !== 0xff)).toBe(true);

@@ -15,7 +15,7 @@ import type { Partition, PartitionTable } from '../../simulator/esp32/partition-
 import { flashFromPlan, planFlash } from '../../simulator/esp32/provision.js';
 import { appendSignature, keyDigest, signImage } from '../../simulator/esp32/secure-boot.js';
 import { fixture, fixtureText, haveFixtures } from '../fixtures.js';
-import { CHIP, TWO_OTA, device, image, labelled, ota, running } from './device-kit.js';
+import { CHIP, TWO_OTA, code, device, image, labelled, ota, running } from './device-kit.js';
 
 const pem = (): string =>
   generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -29,16 +29,6 @@ const signedB = (v: string): Uint8Array => signImage(image(v), keyB);
 
 const SECURE: Omit<Esp32BuildConfig, 'chip'> = { secureBoot: { trustedKeyDigests: [digestA] } };
 const NO_SECURE_BOOT: Omit<Esp32BuildConfig, 'chip'> = { signedOnUpdate: true };
-
-function espCode(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof EspError) return e.code;
-    throw e;
-  }
-  return 'ESP_OK';
-}
 
 function espMessage(fn: () => unknown): string {
   try {
@@ -59,7 +49,7 @@ function booted(config: Omit<Esp32BuildConfig, 'chip'>, app: Uint8Array = signed
 
 /** Write `img` into ota_1 through the OTA API and return what esp_ota_end said. */
 function update(dev: Esp32, img: Uint8Array): string {
-  return espCode(() => ota(dev, labelled(dev, 'ota_1'), img));
+  return code(() => ota(dev, labelled(dev, 'ota_1'), img));
 }
 
 describe('Secure Boot v2 on: updates must carry a trusted signature', () => {
@@ -77,7 +67,7 @@ describe('Secure Boot v2 on: updates must carry a trusted signature', () => {
       const dev = booted(SECURE);
       const ota1 = labelled(dev, 'ota_1');
       expect(update(dev, img())).toBe('ESP_ERR_OTA_VALIDATE_FAILED');
-      expect(espCode(() => dev.setBootPartition(ota1))).toBe('ESP_ERR_OTA_VALIDATE_FAILED');
+      expect(code(() => dev.setBootPartition(ota1))).toBe('ESP_ERR_OTA_VALIDATE_FAILED');
       expect(dev.getBootPartition()?.label).toBe('ota_0');
       dev.reboot();
       expect(running(dev)).toBe('ota_0:v1');
