@@ -6,6 +6,9 @@ import { flashCommand } from './flash.js';
 import { serverCommand } from './server.js';
 import { deviceCommand } from './device.js';
 import { fleetCommand } from './fleet.js';
+import { runCommand } from './run.js';
+import { demoCommand } from './demo.js';
+import { certifyCommand } from './certify.js';
 
 /** Every top-level command, one module per file. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -16,4 +19,7 @@ export const commands: ReadonlyArray<(ctx: CliContext) => CommandModule<any, any
   serverCommand,
   deviceCommand,
   fleetCommand,
+  runCommand,
+  demoCommand,
+  certifyCommand,
 ];

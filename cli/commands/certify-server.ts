@@ -1,0 +1,11 @@
+/** Placeholder registered so each owner edits only this file; replaced by the real command. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../protocol/errors.js';
+import type { CliContext } from '../context.js';
+
+export function certifyServerCommand(_ctx: CliContext): CommandModule {
+  return {
+    command: 'server', describe: false,
+    handler: () => { throw new UsageError('certify-server: not available in this build'); },
+  };
+}

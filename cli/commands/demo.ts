@@ -1,0 +1,11 @@
+/** Placeholder registered so each owner edits only this file; replaced by the real command. */
+import type { CommandModule } from 'yargs';
+import { UsageError } from '../../protocol/errors.js';
+import type { CliContext } from '../context.js';
+
+export function demoCommand(_ctx: CliContext): CommandModule {
+  return {
+    command: 'demo', describe: false,
+    handler: () => { throw new UsageError('demo: not available in this build'); },
+  };
+}
