@@ -213,6 +213,15 @@ export class FlashImageError extends OtasimError {
   }
 }
 
+/** A broker provider (harness/brokers) could not give a broker: `OTASIM_ERR_NO_DOCKER` (a `container:` broker was
+ * asked for and no Docker engine answers; the environment's fault) or `OTASIM_ERR_CONTAINER` (the engine runs but
+ * the broker container did not start or never became ready). */
+export class BrokerError extends OtasimError {
+  constructor(code: 'OTASIM_ERR_NO_DOCKER' | 'OTASIM_ERR_CONTAINER', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
