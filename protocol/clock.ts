@@ -62,25 +62,42 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
 /** Node refuses delays above 2^31−1 ms (it fires them at once); longer waits re-arm. */
 const MAX_NODE_DELAY = 0x7fffffff;
 
-/** Real time. Every timer lives in one heap behind one Node timer. */
+/**
+ * Real time. Every timer lives in one heap behind one Node timer. With `scale` N, time runs N× wall
+ * time: `now()` advances N ms per wall ms and a timer of delay d fires after d/N wall ms, so a
+ * rehearsal's boots, backoffs, soaks and engine timeouts shrink together.
+ */
 export class SystemClock implements Clock {
   readonly #heap = new TimerHeap();
-  readonly #epoch = Date.now() - performance.now();
+  readonly #wall0 = Date.now();
+  readonly #perf0 = performance.now();
   readonly #unref: boolean;
+  readonly #scale: number;
   #node: NodeJS.Timeout | undefined;
   #armedAt = Infinity;
 
-  /** @param opts.unref don't keep the process alive for pending timers alone. Default false. */
-  constructor(opts: { unref?: boolean } = {}) {
+  /**
+   * @param opts.unref don't keep the process alive for pending timers alone. Default false.
+   * @param opts.scale clock ms per wall ms, > 0. Default 1.
+   */
+  constructor(opts: { unref?: boolean; scale?: number } = {}) {
     this.#unref = opts.unref ?? false;
+    this.#scale = opts.scale ?? 1;
+    if (!(this.#scale > 0 && Number.isFinite(this.#scale))) throw new ConfigError(`clock scale ${String(opts.scale)} must be a finite number > 0`);
+  }
+
+  /** Clock ms per wall ms (1 for real time). */
+  get scale(): number {
+    return this.#scale;
   }
 
   /**
-   * Whole ms, monotonic: wall time at construction plus elapsed `performance.now()`, so a wall-clock
-   * step never reorders timers (and payloads that carry times get integers, as `Date.now()` gives).
+   * Whole ms, monotonic: wall time at construction plus elapsed `performance.now()` (times the
+   * scale), so a wall-clock step never reorders timers (and payloads that carry times get
+   * integers, as `Date.now()` gives).
    */
   now(): number {
-    return Math.floor(this.#epoch + performance.now());
+    return Math.floor(this.#wall0 + (performance.now() - this.#perf0) * this.#scale);
   }
 
   /** Number of timers pending. */
@@ -110,7 +127,7 @@ export class SystemClock implements Clock {
     this.#node = undefined;
     this.#armedAt = at;
     if (next === undefined) return;
-    this.#node = setTimeout(() => this.#fire(), Math.min(Math.max(0, at - this.now()), MAX_NODE_DELAY));
+    this.#node = setTimeout(() => this.#fire(), Math.min(Math.max(0, Math.ceil((at - this.now()) / this.#scale)), MAX_NODE_DELAY));
     if (this.#unref) this.#node.unref();
   }
 

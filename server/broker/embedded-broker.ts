@@ -97,6 +97,25 @@ export class EmbeddedBroker implements AsyncDisposable {
       if (client && packet.retain) this.#retained.get(client)?.release();
     });
     aedes.on('clientDisconnect', (client) => this.#retained.get(client)?.release());
+    // A rehearsed outage refuses every CONNECT with CONNACK 3 "server unavailable" (MQTT 3.1.1 §3.2.2.3).
+    aedes.authenticate = (_client, _user, _pass, callback) => {
+      if (!this.#refusing) callback(null, true);
+      else callback(Object.assign(new Error('broker outage'), { returnCode: 3 as const }), false);
+    };
+  }
+
+  #refusing = false;
+
+  /**
+   * Rehearse a broker outage: while `down`, every connected client (devices and the server's own
+   * collector and orchestrator alike) is disconnected and every new CONNECT is refused, over TCP
+   * and in memory. `setOutage(false)` lets clients back in; they reconnect on their own schedule.
+   */
+  setOutage(down: boolean): void {
+    this.#refusing = down;
+    // aedes keeps its connected clients in `clients` (by id); its typings do not declare it.
+    const clients = (this.aedes as unknown as { clients: Record<string, { close(): void }> }).clients;
+    if (down) for (const c of Object.values(clients)) c.close();
   }
 
   /**

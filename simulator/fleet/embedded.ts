@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { FormData, request } from 'undici';
 import { OtasimError } from '../../protocol/errors.js';
-import { OtaServer, type ServerConfigInput } from '../../server/index.js';
+import { OtaServer, type OtaServerPorts, type ServerConfigInput } from '../../server/index.js';
 import { buildAppImage, type ChipName } from '../esp32/index.js';
 
 /** The admin key of an embedded server (it never listens beyond 127.0.0.1). */
@@ -25,24 +25,30 @@ export interface EmbeddedServer extends AsyncDisposable {
 
 /**
  * Start an OTA server on 127.0.0.1 (HTTP on a free port). `mqttPort` null: the broker only has its
- * in-memory door (memory transport); a number (0 = free port): it also listens on TCP.
+ * in-memory door (memory transport); a number (0 = free port): it also listens on TCP. `data`: a
+ * data directory the caller owns and keeps (a restart reopens it); default a temp one removed on
+ * dispose. `ports`: the server's ports (e.g. the rollout engine's `scheduler` clock).
  */
-export async function startEmbeddedServer(opts: { mqttPort?: number | null; topicPrefix?: string; over?: ServerConfigInput } = {}): Promise<EmbeddedServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'otasim-fleet-'));
+export async function startEmbeddedServer(opts: {
+  mqttPort?: number | null; topicPrefix?: string; over?: ServerConfigInput; data?: string; ports?: OtaServerPorts;
+} = {}): Promise<EmbeddedServer> {
+  const owned = opts.data === undefined;
+  const dir = opts.data ?? await mkdtemp(join(tmpdir(), 'otasim-fleet-'));
+  const cleanup = (): Promise<void> => (owned ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
   try {
     const server = await OtaServer.create({
       port: 0, host: '127.0.0.1', data: dir, apiKey: KEY, logLevel: 'silent', downloadCacheBytes: 256 * 1024 * 1024,
       mqttPort: opts.mqttPort ?? 0, ...(opts.topicPrefix === undefined ? {} : { topicPrefix: opts.topicPrefix }), ...opts.over,
-    }, { logger: pino({ level: 'silent' }), defaultMetrics: false });
+    }, { logger: pino({ level: 'silent' }), defaultMetrics: false, ...opts.ports });
     return {
       server, url: server.url, apiKey: KEY,
       async [Symbol.asyncDispose]() {
         await server.close();
-        await rm(dir, { recursive: true, force: true });
+        await cleanup();
       },
     };
   } catch (e) {
-    await rm(dir, { recursive: true, force: true });
+    await cleanup();
     throw e;
   }
 }

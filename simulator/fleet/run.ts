@@ -61,7 +61,8 @@ export interface RunIo {
 
 const MEMORY = 'memory';
 
-function connectorFor(broker: string, embedded: EmbeddedServer | null): MqttConnector {
+/** The MQTT connector devices use for `broker` (memory, tcp or a URL); UsageError for a broker the server setup cannot serve. */
+export function connectorFor(broker: string, embedded: EmbeddedServer | null): MqttConnector {
   if (broker === MEMORY) {
     if (embedded === null) throw new UsageError('--broker memory needs --server embedded (the in-memory door is the embedded broker\'s)');
     return (o) => embedded.server.mqttClientFactory(o);

@@ -12,7 +12,7 @@ import type { DeviceConfigInput } from '../device/config.js';
 import type { MqttConnector, TransitionNote, WireNote } from '../device/ports.js';
 import { DeviceRuntime, type DeviceRuntimeOptions } from '../device/runtime.js';
 import { provisionDevice } from '../device/runtime-provision.js';
-import { ImagePool, buildAppImage } from '../esp32/index.js';
+import { ImagePool, buildAppImage, type Esp32 } from '../esp32/index.js';
 import { deviceFaults } from '../faults/decide.js';
 import { DEFAULT_COMPOSITION, traitsOf, type Composition } from './composition.js';
 import { FleetDispatcher } from './dispatcher.js';
@@ -59,6 +59,8 @@ export interface FleetOptions {
   readonly onEvent?: (e: FleetEvent) => void;
   /** Firmware log lines of every device (noisy; default dropped). */
   readonly onLog?: (deviceId: string, line: string, at: number) => void;
+  /** The HTTP door of one device, given the fleet's shared one (a harness gates it for network partitions). Default the shared one. */
+  readonly deviceHttp?: (deviceId: string, shared: Dispatcher) => Dispatcher;
 }
 
 /** A running fleet. `await using` stops it. */
@@ -70,6 +72,7 @@ export class Fleet implements AsyncDisposable {
   readonly #pool: ImagePool;
   readonly #comp: Composition;
   readonly #runtimes: (DeviceRuntime | undefined)[];
+  readonly #chips: (Esp32 | undefined)[];
   readonly #state: Uint8Array;
   readonly #since: Float64Array;
   readonly #counts: Uint32Array;
@@ -94,6 +97,7 @@ export class Fleet implements AsyncDisposable {
     this.#pool = o.pool ?? new ImagePool();
     this.#comp = o.composition ?? DEFAULT_COMPOSITION;
     this.#runtimes = new Array<DeviceRuntime | undefined>(this.devices);
+    this.#chips = new Array<Esp32 | undefined>(this.devices);
     this.#state = new Uint8Array(this.devices);
     this.#since = new Float64Array(this.devices);
     this.#counts = new Uint32Array(FLEET_STATES.length);
@@ -140,6 +144,11 @@ export class Fleet implements AsyncDisposable {
   /** The runtime of fleet index `index`, once started. */
   runtime(index: number): DeviceRuntime | undefined {
     return this.#runtimes[index - this.first];
+  }
+
+  /** The emulated chip of fleet index `index`, once started (to inspect its flash). */
+  chip(index: number): Esp32 | undefined {
+    return this.#chips[index - this.first];
   }
 
   /** Resolves when `pred(counts, started)` holds, checked after every change; rejects never. */
@@ -203,7 +212,7 @@ export class Fleet implements AsyncDisposable {
       config: { ...o.deviceConfig, deviceId: id.deviceId, mac: id.mac, deviceModel: t.model, seed },
       faults: t.faults, serverUrl: o.serverUrl,
     }, {
-      clock: o.clock, http: this.#http, mqtt: this.#mqtt, chip,
+      clock: o.clock, http: o.deviceHttp?.(id.deviceId, this.#http) ?? this.#http, mqtt: this.#mqtt, chip,
       observer: {
         transition: (n) => this.#onTransition(i, n),
         wire: (w) => this.#onWire(i, w),
@@ -211,6 +220,7 @@ export class Fleet implements AsyncDisposable {
       },
     });
     this.#runtimes[i] = rt;
+    this.#chips[i] = chip;
     this.#started++;
     this.#counts[STATE_INDEX.starting]! += 1;
     rt.start();
