@@ -64,6 +64,12 @@ export const DeviceConfigSchema = z.strictObject({
   downloadBackoff: Backoff.default({ baseMs: 1000, maxMs: 30_000, jitter: 0.5 }),
   /** Backoff between MQTT connect attempts. */
   mqttBackoff: Backoff.default({ baseMs: 1000, maxMs: 60_000, jitter: 0.5 }),
+  /**
+   * QoS of the `ota/*` reports. 0 (default): the real firmware's PubSubClient, fire and forget. 1: an
+   * esp-mqtt client, whose outbox keeps each report until its PUBACK, sends it again after a reconnect
+   * and drops it after 30 s (`CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS`) or a reset.
+   */
+  reportQos: z.union([z.literal(0), z.literal(1)]).default(0),
   /** MQTT keep-alive, s. Default 15 (PubSubClient default, paku-protocol-facts §1.1). */
   keepaliveS: z.number().int().min(0).max(65535).default(15),
   /** Accept an offer whose version is not newer than the running one. Default false. */

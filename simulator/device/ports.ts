@@ -33,6 +33,11 @@ export type WireNote =
   | { readonly kind: 'mqtt'; readonly topic: string; readonly payload: string; readonly retain: boolean }
   | { readonly kind: 'http'; readonly method: 'GET' | 'POST'; readonly url: string; readonly body?: string };
 
+/** A report the server acknowledged: a QoS 1 PUBACK, or HTTP 200 on update-status. */
+export type AckNote =
+  | { readonly kind: 'mqtt'; readonly topic: string; readonly payload: string }
+  | { readonly kind: 'http'; readonly body: string };
+
 /**
  * Observability port (STYLE.md §10): every callback optional, called synchronously, must not throw.
  * `otasim device` prints `transition` and `log`; tests collect the status log from `wire`.
@@ -43,6 +48,8 @@ export interface DeviceObserver {
   log?(line: string, at: number): void;
   /** Each MQTT publish and HTTP request the device makes. */
   wire?(note: WireNote, at: number): void;
+  /** Each report the server acknowledged (durability checks compare these with the store). */
+  acked?(note: AckNote, at: number): void;
 }
 
 /** The ports of one device. */

@@ -85,7 +85,7 @@ function mqttReport(c: ReportContext, r: Report): DeviceEffect[] {
   const legacy = c.config.protocol === 'paku-legacy';
   const ts = deviceTimestamp(c.wallMs);
   const pub = (reply: 'status' | 'progress' | 'result', body: OtaStatusMessage | OtaProgressMessage | OtaResultMessage): DeviceEffect =>
-    ({ type: 'mqtt-publish', topic: t.otaReply(id, reply), payload: JSON.stringify(body), qos: 0, retain: false });
+    ({ type: 'mqtt-publish', topic: t.otaReply(id, reply), payload: JSON.stringify(body), qos: c.config.reportQos, retain: false });
   const progress = (state: string, percent: number, downloaded: number, total: number, elapsedMs: number): DeviceEffect =>
     pub('progress', { timestamp: ts, state: legacy ? state.toLowerCase() : state, percent, downloaded, total, elapsed_ms: elapsedMs });
   switch (r.kind) {

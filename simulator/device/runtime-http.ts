@@ -26,6 +26,8 @@ export interface HttpCallDeps {
   readonly clock: Clock;
   /** The `latency` fault for a request made now, ms (0 without one). */
   readonly latencyMs: () => number;
+  /** An update-status report was answered 200 (the server has stored it). */
+  readonly acked?: (body: string) => void;
 }
 
 /** The latency fault: the answer arrives this much later. */
@@ -84,13 +86,15 @@ export async function httpReport(d: HttpCallDeps, body: UpdateStatusBody): Promi
   const url = serverPath(d.serverUrl, `/api/device/${encodeURIComponent(d.deviceId)}/update-status`);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (d.apiKey !== null) headers['x-api-key'] = d.apiKey;
+  const text = JSON.stringify(body);
   try {
     const res = await delayed(d, d.http.request({
-      origin: url.origin, path: url.pathname, method: 'POST', headers, body: JSON.stringify(body),
+      origin: url.origin, path: url.pathname, method: 'POST', headers, body: text,
       headersTimeout: d.timeoutMs, bodyTimeout: d.timeoutMs,
     }));
     await res.body.dump();
     if (res.statusCode !== 200) d.log(`update-status answered HTTP ${res.statusCode}`);
+    else d.acked?.(text);
   } catch (e) {
     d.log(`update-status failed: ${why(e)}`);
   }

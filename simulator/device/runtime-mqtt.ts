@@ -4,6 +4,11 @@
  * its own here (`reconnectPeriod: 0`): the firmware's backoff with jitter decides when to try again
  * (issue 4 "MQTT: clean reconnect with exponential backoff and jitter"). Keepalive pings run on the
  * Clock port. A session that ends after it is replaced or closed reports nothing.
+ *
+ * QoS 1 publishes go through an outbox, as esp-mqtt's (`mqtt_outbox.c`): each stays there until
+ * its PUBACK, is sent again on the next session, is queued while offline, and is dropped after
+ * {@link OUTBOX_EXPIRY_MS} or when the chip resets (the outbox is RAM). So a report the broker
+ * never acknowledged is sent again: at-least-once, duplicates possible.
  */
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Clock } from '../../protocol/clock.js';
@@ -13,6 +18,18 @@ import type { DeviceEffect, DeviceEvent } from './types.js';
 
 type ConnectEffect = Extract<DeviceEffect, { type: 'mqtt-connect' }>;
 
+/** How long a QoS 1 message may wait in the outbox, ms (esp-mqtt `CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS`, default 30 s). */
+export const OUTBOX_EXPIRY_MS = 30_000;
+
+/** A QoS 1 message waiting for its PUBACK. */
+interface OutboxEntry {
+  readonly topic: string;
+  readonly payload: string;
+  readonly retain: boolean;
+  /** Clock time it was first queued, ms. */
+  readonly at: number;
+}
+
 /** What the session needs from the runtime. */
 export interface LinkDeps {
   readonly clock: Clock;
@@ -21,6 +38,8 @@ export interface LinkDeps {
   readonly connectTimeoutMs: number;
   readonly emit: (event: DeviceEvent) => void;
   readonly log: (line: string) => void;
+  /** A QoS 1 publish got its PUBACK. */
+  readonly acked?: (topic: string, payload: string) => void;
 }
 
 function why(e: unknown): string {
@@ -38,6 +57,8 @@ export class MqttLink {
   #client: MqttClient | null = null;
   /** Bumped by every connect and close: callbacks of an older session are ignored. */
   #generation = 0;
+  /** QoS 1 messages not yet acknowledged, oldest first. */
+  readonly #outbox = new Set<OutboxEntry>();
 
   constructor(deps: LinkDeps) {
     this.#d = deps;
@@ -95,6 +116,7 @@ export class MqttLink {
       client.end(true);
       this.#d.emit({ type: 'mqtt-down', reason: 'connection lost' });
     });
+    this.#resend();
     this.#d.emit({ type: 'mqtt-up' });
   }
 
@@ -104,14 +126,54 @@ export class MqttLink {
     });
   }
 
-  /** Publish; offline, the message is dropped (PubSubClient's publish just returns false). Returns whether it was sent. */
+  /**
+   * Publish. QoS 0 offline is dropped (PubSubClient's publish just returns false); QoS 1 goes to
+   * the outbox and leaves now or on the next session. Returns whether it was sent or queued.
+   */
   publish(topic: string, payload: string, qos: 0 | 1, retain: boolean): boolean {
+    if (qos === 1) {
+      const entry: OutboxEntry = { topic, payload, retain, at: this.#d.clock.now() };
+      this.#outbox.add(entry);
+      this.#send(entry);
+      return true;
+    }
     const c = this.#client;
     if (c === null) return false;
     c.publish(topic, payload, { qos, retain }, (e) => {
       if (e) this.#d.log(`mqtt: publish ${topic} failed: ${why(e)}`);
     });
     return true;
+  }
+
+  /** QoS 1 messages waiting for a PUBACK. */
+  get outboxSize(): number {
+    return this.#outbox.size;
+  }
+
+  /** The chip reset: the outbox was in RAM. */
+  clearOutbox(): void {
+    this.#outbox.clear();
+  }
+
+  #send(entry: OutboxEntry): void {
+    const c = this.#client;
+    if (c === null) return;
+    c.publish(entry.topic, entry.payload, { qos: 1, retain: entry.retain }, (e) => {
+      // A failed send (the connection went) stays queued for the next session.
+      if (e) this.#d.log(`mqtt: publish ${entry.topic} not acknowledged: ${why(e)}`);
+      else if (this.#outbox.delete(entry)) this.#d.acked?.(entry.topic, entry.payload);
+    });
+  }
+
+  /** A new session: expire old messages, send the rest again in order. */
+  #resend(): void {
+    const now = this.#d.clock.now();
+    for (const entry of this.#outbox) {
+      if (now - entry.at > OUTBOX_EXPIRY_MS) {
+        this.#outbox.delete(entry);
+        this.#d.log(`mqtt: outbox message to ${entry.topic} expired unacknowledged`);
+      } else this.#send(entry);
+    }
   }
 
   /**

@@ -67,10 +67,15 @@ export class DeviceRuntime implements AsyncDisposable {
       clock: ports.clock, http: ports.http, faults: this.faults, chip: this.#chip, serverUrl: opts.serverUrl,
       stallTimeoutMs: opts.stallTimeoutMs ?? 5_000, writeBytes: opts.writeBytes ?? 4096, emit,
     });
-    this.#link = new MqttLink({ clock: ports.clock, connector: ports.mqtt, connectTimeoutMs: opts.mqttConnectTimeoutMs ?? 10_000, emit, log });
+    const acked = ports.observer?.acked;
+    this.#link = new MqttLink({
+      clock: ports.clock, connector: ports.mqtt, connectTimeoutMs: opts.mqttConnectTimeoutMs ?? 10_000, emit, log,
+      ...(acked === undefined ? {} : { acked: (topic: string, payload: string) => acked({ kind: 'mqtt', topic, payload }, ports.clock.now()) }),
+    });
     this.#http = {
       http: ports.http, serverUrl: opts.serverUrl, deviceId: this.config.deviceId, apiKey: opts.apiKey ?? null, emit, log,
       timeoutMs: opts.httpTimeoutMs ?? 10_000, clock: ports.clock, latencyMs: () => this.#latencyMs(),
+      ...(acked === undefined ? {} : { acked: (body: string) => acked({ kind: 'http', body }, ports.clock.now()) }),
     };
   }
 
@@ -149,6 +154,7 @@ export class DeviceRuntime implements AsyncDisposable {
     switch (f.type) {
       case 'boot':
         this.#transfer.reset();
+        this.#link.clearOutbox(); // a reset empties esp-mqtt's RAM outbox
         this.#emit({ type: 'booted', boot: this.#chip.boot() });
         return;
       case 'ota':
