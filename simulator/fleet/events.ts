@@ -8,6 +8,11 @@ import type { Writable } from 'node:stream';
 /** One line of the stream. `t` is runner clock ms; `device` the id. */
 export type FleetEvent =
   | { readonly type: 'state'; readonly t: number; readonly device: string; readonly from: string; readonly to: string; readonly code?: string }
+  /**
+   * A report the server acknowledged: `mqtt` a QoS 1 PUBACK (`topic`, `payload`), `http` a 200 on
+   * update-status (`payload` is the body). What the server acknowledged it must have stored.
+   */
+  | { readonly type: 'acked'; readonly t: number; readonly device: string; readonly via: 'mqtt' | 'http'; readonly topic?: string; readonly payload: string }
   | { readonly type: 'summary'; readonly t: number; readonly [k: string]: unknown };
 
 /** Writes events to a stream as NDJSON. */

@@ -9,12 +9,13 @@ import type { Dispatcher } from 'undici';
 import type { Cancel, Clock } from '../../protocol/clock.js';
 import { ConfigError } from '../../protocol/errors.js';
 import type { DeviceConfigInput } from '../device/config.js';
-import type { MqttConnector, TransitionNote, WireNote } from '../device/ports.js';
+import type { AckNote, MqttConnector, TransitionNote, WireNote } from '../device/ports.js';
 import { DeviceRuntime, type DeviceRuntimeOptions } from '../device/runtime.js';
 import { provisionDevice } from '../device/runtime-provision.js';
 import { ImagePool, buildAppImage, type Esp32 } from '../esp32/index.js';
 import { deviceFaults } from '../faults/decide.js';
 import { DEFAULT_COMPOSITION, traitsOf, type Composition } from './composition.js';
+import { limitConnects } from './connect-limit.js';
 import { FleetDispatcher } from './dispatcher.js';
 import type { FleetEvent } from './events.js';
 import { fleetIdentity, DEFAULT_PREFIX } from './identity.js';
@@ -49,6 +50,8 @@ export interface FleetOptions {
   readonly downloads?: number;
   /** Devices started per second. Default 2,000. */
   readonly rampPerSecond?: number;
+  /** MQTT connect attempts per second across the fleet, first connects and reconnects alike (connect-limit.ts). Default no cap. */
+  readonly connectsPerSecond?: number;
   /** Fields every device's config shares (topic prefix, firmware delays, mode…). */
   readonly deviceConfig?: Partial<DeviceConfigInput>;
   /** Runtime options every device shares (stall timeout, write size…). */
@@ -103,7 +106,8 @@ export class Fleet implements AsyncDisposable {
     this.#counts = new Uint32Array(FLEET_STATES.length);
     // mqtt.js builds a `debug` logger per client and calls it on every packet even when disabled
     // (2% of the connect ramp's CPU, profiled); a fleet never turns it on.
-    this.#mqtt = (opts) => o.mqtt({ log: quiet, ...opts });
+    const quietMqtt: MqttConnector = (opts) => o.mqtt({ log: quiet, ...opts });
+    this.#mqtt = o.connectsPerSecond === undefined ? quietMqtt : limitConnects(quietMqtt, o.clock, o.connectsPerSecond);
   }
 
   /** Validate and start ramping. Throws ConfigError for a bad size, prefix or rate. */
@@ -216,6 +220,11 @@ export class Fleet implements AsyncDisposable {
       observer: {
         transition: (n) => this.#onTransition(i, n),
         wire: (w) => this.#onWire(i, w),
+        ...(o.onEvent === undefined ? {} : {
+          acked: (n: AckNote, at: number) => o.onEvent?.(n.kind === 'mqtt'
+            ? { type: 'acked', t: at, device: id.deviceId, via: 'mqtt', topic: n.topic, payload: n.payload }
+            : { type: 'acked', t: at, device: id.deviceId, via: 'http', payload: n.body }),
+        }),
         ...(o.onLog === undefined ? {} : { log: (line: string, at: number) => o.onLog?.(id.deviceId, line, at) }),
       },
     });
