@@ -5,8 +5,8 @@
  */
 import type { JunitCase, JunitSuite } from './model.js';
 
-/** XML 1.0 forbids most control characters even as references; drop them, escape the five specials. */
-function esc(s: string): string {
+/** XML 1.0 forbids most control characters even as references; drop them, escape the five specials. The HTML report escapes with it too. */
+export function esc(s: string): string {
   // eslint-disable-next-line no-control-regex
   return s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
     .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
