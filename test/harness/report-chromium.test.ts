@@ -41,7 +41,7 @@ async function open(ctx: BrowserContext, file: string): Promise<{ page: Page; er
 function charts(page: Page): Promise<ChartInfo[]> {
   return page.$$eval('svg[data-chart]', (svgs) => svgs.map((svg) => {
     const box = svg.getBoundingClientRect();
-    const sized = (el: Element): boolean => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
+    const sized = (el: { getBoundingClientRect(): { width: number; height: number } }): boolean => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
     return {
       kind: svg.getAttribute('data-chart') ?? '',
       width: box.width,
