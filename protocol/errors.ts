@@ -215,9 +215,10 @@ export class FlashImageError extends OtasimError {
 
 /** A broker provider (harness/brokers) could not give a broker: `OTASIM_ERR_NO_DOCKER` (a `container:` broker was
  * asked for and no Docker engine answers; the environment's fault) or `OTASIM_ERR_CONTAINER` (the engine runs but
- * the broker container did not start or never became ready). */
+ * the broker container did not start or never became ready) or `OTASIM_ERR_BROKER_START` (a broker process
+ * started here, harness/brokers/mosquitto-process.ts, did not start or listen). */
 export class BrokerError extends OtasimError {
-  constructor(code: 'OTASIM_ERR_NO_DOCKER' | 'OTASIM_ERR_CONTAINER', message: string, options?: { cause?: unknown }) {
+  constructor(code: 'OTASIM_ERR_NO_DOCKER' | 'OTASIM_ERR_CONTAINER' | 'OTASIM_ERR_BROKER_START', message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }
