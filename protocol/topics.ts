@@ -47,8 +47,31 @@ export interface Topics {
   parse(topic: string): ParsedTopic | undefined;
 }
 
-/** Level-2 segment under which each profile puts the device's OTA command and replies. */
-const OTA_SEGMENT: Record<ProtocolProfile, string> = { 'paku-edge': 'edge', 'paku-legacy': 'devices' };
+/**
+ * Where one profile puts its topics, as templates over `{prefix}`, `{id}` and `{reply}`. The
+ * prefix is always the first part and `{reply}` the last level; `{id}` is one level.
+ */
+export interface TopicTemplates {
+  /** Server → device OTA command. */
+  readonly cmdOta: string;
+  /** Device → server OTA reply; `{reply}` is `status`, `progress` or `result`. */
+  readonly otaReply: string;
+  /** Device status / boot announcement / LWT. */
+  readonly edgeStatus: string;
+}
+
+/**
+ * Each profile's topic layout: real firmware moved the command and replies from `devices` to
+ * `edge` in 1.4.1/1.4.2 (OTA_TOPIC_MIGRATION_COMPLETE.md, paku-protocol-facts §1.2); status stayed.
+ */
+export const TOPIC_TEMPLATES: Readonly<Record<ProtocolProfile, TopicTemplates>> = Object.freeze({
+  'paku-edge': Object.freeze({
+    cmdOta: '{prefix}/edge/{id}/cmd/ota', otaReply: '{prefix}/edge/{id}/ota/{reply}', edgeStatus: '{prefix}/edge/{id}/status',
+  }),
+  'paku-legacy': Object.freeze({
+    cmdOta: '{prefix}/devices/{id}/cmd/ota', otaReply: '{prefix}/devices/{id}/ota/{reply}', edgeStatus: '{prefix}/edge/{id}/status',
+  }),
+});
 
 /** MQTT forbids wildcards in published topic levels; a `/` would shift levels. */
 function checkLevel(what: string, value: string): string {
@@ -56,6 +79,34 @@ function checkLevel(what: string, value: string): string {
     throw new TypeError(`${what} ${JSON.stringify(value)} is not a valid MQTT topic level`);
   }
   return value;
+}
+
+/** The levels of a template after `{prefix}/`. */
+function levelsOf(template: string): string[] {
+  return template.split('/').slice(1);
+}
+
+/** Fill a template's placeholders. */
+function fill(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(/\{(\w+)\}/g, (_, k: string) => values[k] ?? `{${k}}`);
+}
+
+/** Match `levels` against a template's levels; the captured placeholders, or undefined. */
+function match(template: readonly string[], levels: readonly string[]): Record<string, string> | undefined {
+  if (template.length !== levels.length) return undefined;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < template.length; i++) {
+    const t = template[i] as string;
+    const l = levels[i] as string;
+    const hole = /^\{(\w+)\}$/.exec(t);
+    if (hole === null) {
+      if (t !== l) return undefined;
+    } else {
+      if (l.length === 0) return undefined;
+      out[hole[1] as string] = l;
+    }
+  }
+  return out;
 }
 
 /**
@@ -68,25 +119,28 @@ export function topics(opts: { prefix?: string; profile?: ProtocolProfile } = {}
   if (prefix.length === 0 || /[+#]/.test(prefix) || prefix.includes('\0') || prefix.startsWith('/') || prefix.endsWith('/')) {
     throw new TypeError(`topic prefix ${JSON.stringify(prefix)} must be non-empty, without wildcards or edge slashes`);
   }
-  const seg = OTA_SEGMENT[profile];
+  const t = TOPIC_TEMPLATES[profile];
+  if (t === undefined) throw new TypeError(`unknown protocol profile ${JSON.stringify(profile)}; use ${PROTOCOL_PROFILES.join(' or ')}`);
   const prefixLevels = prefix.split('/').length;
+  const replyLevels = levelsOf(t.otaReply);
+  const statusLevels = levelsOf(t.edgeStatus);
   return {
     prefix,
     profile,
-    cmdOta: (id) => `${prefix}/${seg}/${checkLevel('device id', id)}/cmd/ota`,
-    otaReply: (id, reply) => `${prefix}/${seg}/${checkLevel('device id', id)}/ota/${reply}`,
-    edgeStatus: (id) => `${prefix}/edge/${checkLevel('device id', id)}/status`,
-    otaReplyFilter: `${prefix}/${seg}/+/ota/#`,
-    edgeStatusFilter: `${prefix}/edge/+/status`,
+    cmdOta: (id) => fill(t.cmdOta, { prefix, id: checkLevel('device id', id) }),
+    otaReply: (id, reply) => fill(t.otaReply, { prefix, id: checkLevel('device id', id), reply }),
+    edgeStatus: (id) => fill(t.edgeStatus, { prefix, id: checkLevel('device id', id) }),
+    otaReplyFilter: fill(t.otaReply, { prefix, id: '+', reply: '#' }),
+    edgeStatusFilter: fill(t.edgeStatus, { prefix, id: '+' }),
     parse(topic) {
       if (!topic.startsWith(`${prefix}/`)) return undefined;
       const rest = topic.split('/').slice(prefixLevels);
-      const [segment, deviceId, a, b, ...extra] = rest;
-      if (deviceId === undefined || deviceId.length === 0 || extra.length > 0) return undefined;
-      if (segment === 'edge' && a === 'status' && b === undefined) return { kind: 'edge-status', deviceId };
+      const status = match(statusLevels, rest);
+      if (status?.id !== undefined) return { kind: 'edge-status', deviceId: status.id };
       // paku-iot collector.py: any other ota/<sub> is ignored (paku-protocol-facts §1.9).
-      if (segment === seg && a === 'ota' && (OTA_REPLY_KINDS as readonly string[]).includes(b ?? '')) {
-        return { kind: 'ota', reply: b as OtaReplyKind, deviceId };
+      const reply = match(replyLevels, rest);
+      if (reply?.id !== undefined && (OTA_REPLY_KINDS as readonly string[]).includes(reply.reply ?? '')) {
+        return { kind: 'ota', reply: reply.reply as OtaReplyKind, deviceId: reply.id };
       }
       return undefined;
     },

@@ -5,7 +5,7 @@
  * download URL carrying `device_model` (paku-protocol-facts §1.3, §2.8 step 6), which is also
  * the seeds' legacy command (seed 003 Phase 4: "Publishes OTA commands to …/cmd/ota").
  */
-import type { OtaCommand } from '../../protocol/payloads.js';
+import type { CanonicalCommand } from '../../protocol/profiles.js';
 
 /**
  * Largest MQTT packet the device accepts, in bytes: paku-core calls PubSubClient
@@ -26,7 +26,7 @@ export interface CommandRelease {
  * The command for `release`, its URL rooted at `downloadBaseUrl` (the server's public base, e.g.
  * `http://10.0.0.5:8080` or `https://example.org/ota`; a trailing `/` is ignored).
  */
-export function otaCommand(release: CommandRelease, downloadBaseUrl: string): OtaCommand {
+export function otaCommand(release: CommandRelease, downloadBaseUrl: string): CanonicalCommand {
   const base = downloadBaseUrl.replace(/\/+$/, '');
   const url = `${base}/api/firmware/download/${encodeURIComponent(release.version)}`
     + `?device_model=${encodeURIComponent(release.device_model)}`;

@@ -10,11 +10,14 @@
  *   error_message) with `completed_at`, and adds `update_completed` / `update_failed`;
  * - `edge/{id}/status` keeps the raw JSON in `edge_device_status` and, when it names a
  *   `device_model`, registers (upserts) the device.
+ *
+ * Payloads are read through the wire profile's codecs (protocol/profiles.ts), so either dialect
+ * lands in the same rows: `target_version` or the seeds' `version`, title-case or lower-case states.
  */
 import type { z } from 'zod';
-import {
-  DeviceId, EdgeStatusMessage, OtaProgressMessage, OtaResultMessage, OtaStatusMessage, progressStatus, replyVersion,
-} from '../../protocol/payloads.js';
+import { DeviceId } from '../../protocol/payloads.js';
+import { wireProfile, type CanonicalAck, type CanonicalDeviceStatus, type CanonicalProgress, type CanonicalResult,
+  type WireProfile } from '../../protocol/profiles.js';
 import type { Topics } from '../../protocol/topics.js';
 import type { DeviceAnnounce, EdgeStatusRecord, NewOtaEvent, StatusRecord } from '../store/store.js';
 
@@ -52,12 +55,15 @@ export interface Refused {
 
 export type Mapped = Accepted | Refused;
 
-const SCHEMAS = {
-  status: OtaStatusMessage,
-  progress: OtaProgressMessage,
-  result: OtaResultMessage,
-  edge_status: EdgeStatusMessage,
-} as const;
+/** The codec that reads each message kind. */
+function codecFor(profile: WireProfile, kind: Accepted['kind']) {
+  switch (kind) {
+    case 'status': return profile.codecs.ack;
+    case 'progress': return profile.codecs.progress;
+    case 'result': return profile.codecs.result;
+    case 'edge_status': return profile.codecs.status;
+  }
+}
 
 /** Options of {@link mapMessage}. */
 export interface MapOptions {
@@ -105,34 +111,37 @@ export function mapMessage(topics: Topics, topic: string, payload: Uint8Array, o
   if ((text.includes('\\u0000') || text.includes('\u0000')) && hasNul(json)) {
     return { outcome: 'malformed', kind, reason: 'contains U+0000, which PostgreSQL text cannot store' };
   }
-  const checked = SCHEMAS[kind].safeParse(json);
-  if (!checked.success) return { outcome: 'malformed', kind, reason: firstIssue(checked.error) };
-  const rows = rowsFor(kind, id.data, checked.data as Record<string, unknown>, topics.prefix, opts.receivedAt);
-  return { outcome: 'ok', kind, deviceId: id.data, payload: checked.data as Record<string, unknown>, rows };
+  const profile = wireProfile(topics.profile);
+  const decoded = codecFor(profile, kind).decode(json);
+  if (!decoded.ok) return { outcome: 'malformed', kind, reason: decoded.reason };
+  const rows = rowsFor(profile, kind, id.data, decoded.value, decoded.payload, topics.prefix, opts.receivedAt);
+  return { outcome: 'ok', kind, deviceId: id.data, payload: decoded.payload, rows };
 }
 
-function rowsFor(kind: Accepted['kind'], deviceId: string, p: Record<string, unknown>, site: string, at: Date | undefined): IngestRows {
+type Canonical = CanonicalAck | CanonicalProgress | CanonicalResult | CanonicalDeviceStatus;
+
+function rowsFor(profile: WireProfile, kind: Accepted['kind'], deviceId: string, value: Canonical, p: Record<string, unknown>,
+  site: string, at: Date | undefined): IngestRows {
   const rows: IngestRows = { devices: [], edgeStatuses: [], statuses: [], events: [] };
   const stamp = at === undefined ? {} : { reported_at: at };
   const when = at === undefined ? {} : { created_at: at };
   switch (kind) {
     case 'status': {
-      const m = p as OtaStatusMessage;
-      const version = replyVersion(m);
+      const version = (value as CanonicalAck).targetVersion;
       rows.statuses.push({ device_id: deviceId, firmware_version: version, status: 'pending', started: true, mode: 'insert', ...stamp });
       rows.events.push({ event_type: 'update_started', device_id: deviceId, firmware_version: version, event_data: p, ...when });
       break;
     }
     case 'progress': {
-      const m = p as OtaProgressMessage;
+      const m = value as CanonicalProgress;
       rows.statuses.push({
-        device_id: deviceId, status: progressStatus(m.state), progress_percent: m.percent ?? 0, mode: 'latest', ...stamp,
+        device_id: deviceId, status: profile.vocabulary.progressStatus(m.state), progress_percent: m.percent, mode: 'latest', ...stamp,
       });
       break;
     }
     case 'result': {
-      const m = p as OtaResultMessage;
-      const version = replyVersion(m);
+      const m = value as CanonicalResult;
+      const version = m.targetVersion;
       rows.statuses.push(m.success
         ? { device_id: deviceId, firmware_version: version, status: 'success', progress_percent: 100, completed: true, mode: 'latest', ...stamp }
         : { device_id: deviceId, firmware_version: version, status: 'failed', error_message: m.message ?? null, completed: true, mode: 'latest', ...stamp });
@@ -142,12 +151,11 @@ function rowsFor(kind: Accepted['kind'], deviceId: string, p: Record<string, unk
       break;
     }
     case 'edge_status': {
-      const m = p as EdgeStatusMessage;
+      const m = value as CanonicalDeviceStatus;
       rows.edgeStatuses.push({ site_id: site, device_id: deviceId, status: p, ...(at === undefined ? {} : { ts: at }) });
-      if (m.device_model !== undefined && m.device_model.length > 0) {
+      if (m.deviceModel !== null && m.deviceModel.length > 0) {
         rows.devices.push({
-          device_id: deviceId, device_model: m.device_model,
-          current_firmware_version: m.firmware_version ?? null, mac_address: m.mac_address ?? null,
+          device_id: deviceId, device_model: m.deviceModel, current_firmware_version: m.firmwareVersion, mac_address: m.macAddress,
         });
       }
       break;

@@ -1,14 +1,16 @@
 /**
- * The orchestrator: tells devices to update by publishing `{prefix}/…/{id}/cmd/ota` at QoS 1,
- * not retained, to exactly the devices it is given (issue 3 "MQTT"; the paku workflow does the
- * same with `mosquitto_pub -q 1`, paku-protocol-facts §2.8 step 6). Choosing the devices is
- * targeting's job (server/rollout); this module only delivers.
+ * The orchestrator: tells devices to update by publishing `{prefix}/…/{id}/cmd/ota` to exactly
+ * the devices it is given (issue 3 "MQTT"). Topic, payload codec, QoS and retain come from the
+ * wire profile (protocol/profiles.ts): in both, QoS 1 and not retained, as the paku workflow's
+ * `mosquitto_pub -q 1` (paku-protocol-facts §2.8 step 6). Choosing the devices is targeting's job
+ * (server/rollout); this module only delivers.
  */
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { MqttError } from '../../protocol/errors.js';
 import { DeviceId } from '../../protocol/payloads.js';
+import { wireProfile, type WireProfile } from '../../protocol/profiles.js';
 import type { Topics } from '../../protocol/topics.js';
 import { endClient, type MqttClientFactory } from '../broker/index.js';
 import { MAX_DEVICE_PACKET_BYTES, devicePacketBytes, otaCommand, type CommandRelease } from './command.js';
@@ -45,7 +47,11 @@ export class Orchestrator implements AsyncDisposable {
   /** Settles on close(), cutting short publishes that would otherwise wait for a reconnect. */
   readonly #whenClosed = new Promise<typeof CLOSED>((resolve) => { this.#markClosed = resolve; });
 
-  private constructor(private readonly client: MqttClient, private readonly o: OrchestratorOptions) {}
+  readonly #profile: WireProfile;
+
+  private constructor(private readonly client: MqttClient, private readonly o: OrchestratorOptions) {
+    this.#profile = wireProfile(o.topics.profile);
+  }
 
   /** Connect the orchestrator's MQTT client. */
   static async create(options: OrchestratorOptions): Promise<Orchestrator> {
@@ -57,7 +63,8 @@ export class Orchestrator implements AsyncDisposable {
   }
 
   /**
-   * Publish the `cmd/ota` for `release` to each device in `deviceIds` (duplicates once), at QoS 1.
+   * Publish the `cmd/ota` for `release` to each device in `deviceIds` (duplicates once), with the
+   * profile's QoS (1) and retain flag (false).
    * Resolves when the broker has acknowledged every publish or refused it.
    *
    * @throws MqttError `OTASIM_ERR_MQTT_TOPIC` if an id cannot be a topic level, or
@@ -66,7 +73,7 @@ export class Orchestrator implements AsyncDisposable {
    */
   async offer(deviceIds: readonly string[], release: CommandRelease, context: { rollout?: string } = {}): Promise<OfferResult> {
     if (this.#closed) throw new MqttError('OTASIM_ERR_MQTT_CLOSED', 'the orchestrator is closed; create a new one');
-    const payload = JSON.stringify(otaCommand(release, this.o.downloadBaseUrl));
+    const payload = JSON.stringify(this.#profile.codecs.command.encode(otaCommand(release, this.o.downloadBaseUrl)));
     const ids = [...new Set(deviceIds)];
     const topics = ids.map((id) => this.#topicFor(id, payload));
     const outcomes: Array<MqttError | undefined> = new Array(ids.length);
@@ -109,7 +116,7 @@ export class Orchestrator implements AsyncDisposable {
   }
 
   /**
-   * One QoS 1 publish. Fails at once when the client is not connected (a command queued for a
+   * One publish. Fails at once when the client is not connected (a command queued for a
    * reconnect that may never come would hold the whole offer); a publish already sent waits for
    * its PUBACK, which mqtt.js re-sends for after a reconnect, or for close().
    */
@@ -117,7 +124,8 @@ export class Orchestrator implements AsyncDisposable {
     try {
       if (this.#closed) throw new Error('the orchestrator closed');
       if (!this.client.connected) throw new Error('not connected to the broker');
-      const sent = this.client.publishAsync(topic, payload, { qos: 1, retain: false });
+      const { qos, retain } = this.#profile.delivery.command;
+      const sent = this.client.publishAsync(topic, payload, { qos, retain });
       sent.catch(() => {}); // may settle after close() has already answered for it
       if ((await Promise.race([sent, this.#whenClosed])) === CLOSED) throw new Error('the orchestrator closed before the PUBACK');
       this.o.metrics?.countCommand('published');

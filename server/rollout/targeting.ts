@@ -8,24 +8,19 @@
  * - `group`: devices in ANY of `target_filter.groups` (OR, seed 002 "How group targeting works"),
  *   then the percentage by sticky bucket. Devices without groups are excluded.
  *
- * Buckets are sticky and deterministic. `release` bucketing (the default) hashes the release a
- * rollout ships (device model + firmware version) with the device id, so raising a canary from 10%
- * to 25% — by PATCH, or by creating the next phase's rollout as the seeds' workflow does — keeps
- * the first 10%, while another release draws a different canary set. `device` bucketing is the real
- * paku service's rule, `int(sha256(device_id)) % 100 < p` (facts §2.6), the same set for every
- * rollout.
+ * Buckets are sticky and deterministic (protocol/bucketing.ts). `release` bucketing hashes the
+ * release a rollout ships (device model + firmware version) with the device id, so raising a canary
+ * from 10% to 25% keeps the first 10%, while another release draws a different canary set. `device`
+ * bucketing is the real paku service's rule, `int(sha256(device_id)) % 100 < p` (facts §2.6), the
+ * same set for every rollout. Each wire profile names its rule (protocol/profiles.ts); the
+ * functions below default to `release` only so that callers without a profile keep their meaning.
  */
-import { createHash } from 'node:crypto';
 import type { TargetType } from '../../protocol/payloads.js';
+import { bucketOf, inPercentage, rolloutIdentity, type Bucketing } from '../../protocol/bucketing.js';
 
 export type { TargetType };
-
-/** How a device's bucket is derived; see the module comment. */
-export const BUCKETINGS = ['release', 'device'] as const;
-export type Bucketing = (typeof BUCKETINGS)[number];
-
-/** Number of buckets; a percentage p selects buckets `0 … p-1`. */
-export const BUCKETS = 100;
+// The bucketing rules live in the protocol module, since each wire profile names its own.
+export { BUCKETINGS, BUCKETS, bucketOf, inPercentage, rolloutIdentity, type Bucketing } from '../../protocol/bucketing.js';
 
 /** `rollout_configurations.target_filter` (seed 002; the SQL COMMENT's `{"group": …}` form too). */
 export interface TargetFilter {
@@ -53,30 +48,6 @@ export interface TargetDevice {
   readonly mac_address?: string | null;
   /** `devices.metadata.groups` (seed 002 "Manage Device Groups"). */
   readonly groups?: readonly string[] | null;
-}
-
-/** The identity a rollout's buckets are keyed on under `bucketing`; null for `device` bucketing. */
-export function rolloutIdentity(rule: Pick<TargetRule, 'device_model' | 'firmware_version'>,
-  bucketing: Bucketing = 'release'): string | null {
-  return bucketing === 'release' ? `${rule.device_model}\u0000${rule.firmware_version}` : null;
-}
-
-/**
- * A device's bucket, `0 … BUCKETS-1`: SHA-256 of `identity + "\n" + deviceId` (or of `deviceId`
- * alone when `identity` is null — the real service's rule), read as a big-endian integer, mod 100.
- */
-export function bucketOf(deviceId: string, identity: string | null): number {
-  const input = identity === null ? deviceId : `${identity}\n${deviceId}`;
-  const hex = createHash('sha256').update(input, 'utf8').digest('hex');
-  return Number(BigInt(`0x${hex}`) % BigInt(BUCKETS));
-}
-
-/** True when a device in `bucket` falls inside `percentage` (null = 100). */
-export function inPercentage(bucket: number, percentage: number | null): boolean {
-  const p = percentage ?? 100;
-  if (p >= 100) return true;
-  if (p <= 0) return false;
-  return bucket < p;
 }
 
 /** Normalise a MAC for comparison: hex digits only, upper case (`aa-bb…` = `AA:BB:…`). */
