@@ -5,6 +5,7 @@
  */
 import { isChipName, type ChipName } from '../simulator/esp32/chips.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../protocol/topics.js';
+import { PROFILES } from '../protocol/profiles.js';
 import { SLUG_PATTERN } from '../protocol/payloads.js';
 import { ConfigError } from '../protocol/errors.js';
 import { BUCKETINGS, type Bucketing } from './rollout/targeting.js';
@@ -36,7 +37,7 @@ export interface ServerConfig {
   readonly topicPrefix: string;
   /** MQTT wire profile. Default `paku-edge` (real firmware ≥ 1.4.2). */
   readonly protocol: ProtocolProfile;
-  /** Canary bucketing: `release` (sticky per release, default) or `device` (the real service's rule). */
+  /** Canary bucketing: `release` (sticky per release) or `device` (the real service's rule). Default: the protocol profile's. */
   readonly bucketing: Bucketing;
   /** Largest firmware upload accepted, in bytes. Default 16 MiB (the largest ESP32 app partition). */
   readonly maxUploadBytes: number;
@@ -79,7 +80,7 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'apiKey', flag: 'api-key', type: 'string', describe: `admin X-API-Key (default "${DEFAULT_API_KEY}", with a warning)` },
   { key: 'topicPrefix', flag: 'topic-prefix', type: 'string', default: 'paku', describe: 'MQTT topic prefix' },
   { key: 'protocol', flag: 'protocol', type: 'string', default: 'paku-edge', choices: PROTOCOL_PROFILES, describe: 'MQTT wire profile' },
-  { key: 'bucketing', flag: 'bucketing', type: 'string', default: 'release', choices: BUCKETINGS, describe: 'canary buckets: sticky per release, or per device as the real service' },
+  { key: 'bucketing', flag: 'bucketing', type: 'string', choices: BUCKETINGS, describe: 'canary buckets: per release, or per device as the real service (default: the protocol profile\'s; paku-edge device, paku-legacy release)' },
   { key: 'maxUploadBytes', flag: 'max-upload-bytes', type: 'number', default: 16 * 1024 * 1024, describe: 'largest firmware upload, bytes' },
   { key: 'publicUrl', flag: 'public-url', type: 'string', describe: 'base URL devices use to reach this server (for MQTT download URLs)' },
   { key: 'statusRequiresKey', flag: 'status-requires-key', type: 'boolean', default: false, describe: 'require X-API-Key on device update-status, as the real service does' },
@@ -163,6 +164,7 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
   if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new ConfigError(`database-schema "${schema}" must be a lower-case SQL identifier`);
   }
+  const protocol = oneOf('protocol', input.protocol ?? 'paku-edge', PROTOCOL_PROFILES);
   return Object.freeze({
     port: port('port', input.port ?? 8080),
     host: nonEmpty('host', input.host ?? '127.0.0.1'),
@@ -174,8 +176,9 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     apiKey: apiKey ?? DEFAULT_API_KEY,
     apiKeyDefaulted: apiKey === null,
     topicPrefix,
-    protocol: oneOf('protocol', input.protocol ?? 'paku-edge', PROTOCOL_PROFILES),
-    bucketing: oneOf('bucketing', input.bucketing ?? 'release', BUCKETINGS),
+    protocol,
+    // The wire profile names its canary rule (protocol/profiles.ts); --bucketing overrides it.
+    bucketing: oneOf('bucketing', input.bucketing ?? PROFILES[protocol].bucketing, BUCKETINGS),
     maxUploadBytes,
     publicUrl: input.publicUrl == null ? null : url('public-url', input.publicUrl.replace(/\/+$/, ''), ['http:', 'https:']),
     statusRequiresKey: input.statusRequiresKey ?? false,

@@ -46,7 +46,7 @@ describe('rollouts decide offers; devices report back', () => {
       { name: 'c', firmware_version: '1.1.0', device_model: 'esp32', target_type: 'canary', rollout_percentage: 10 });
     expect(c.status).toBe(200);
     const ten = await offered(s, fleet, '1.0.0');
-    const expected10 = targetedDevices({ ...c.json.rollout }, fleet.map((id) => ({ device_id: id, device_model: 'esp32' }))).map((d) => d.device_id);
+    const expected10 = targetedDevices({ ...c.json.rollout }, fleet.map((id) => ({ device_id: id, device_model: 'esp32' })), s.server.config.bucketing).map((d) => d.device_id);
     expect(ten).toEqual(expected10);
     expect(ten.length).toBeGreaterThan(5);
     expect(ten.length).toBeLessThan(40);

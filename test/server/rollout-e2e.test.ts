@@ -80,7 +80,7 @@ describe(`rollout engine with ${N} devices in memory mode`, () => {
     // Every device that was offered belongs to phase 1's target, and no other device runs 2.0.0.
     const devices = await s.server.store.devicesOfModel('bad-pause');
     const t0 = phaseTarget(p.spec.phases, 0);
-    const phase1 = devices.filter((d) => inTarget(t0, d, { device_model: 'bad-pause', firmware_version: '2.0.0' }));
+    const phase1 = devices.filter((d) => inTarget(t0, d, { device_model: 'bad-pause', firmware_version: '2.0.0' }, s.server.config.bucketing));
     const offered = p.phases[0]!.counts;
     expect(offered.completed + offered.retry).toBeLessThanOrEqual(phase1.length);
     expect(p.phases[1]!.counts.completed + p.phases[1]!.counts.offered).toBe(0);

@@ -15,7 +15,7 @@ describe('resolveServerConfig', () => {
     const c = resolveServerConfig();
     expect(c).toMatchObject({
       port: 8080, host: '127.0.0.1', data: './otasim-data', database: null, broker: 'embedded', mqttPort: 1883,
-      apiKey: DEFAULT_API_KEY, apiKeyDefaulted: true, topicPrefix: 'paku', protocol: 'paku-edge', bucketing: 'release',
+      apiKey: DEFAULT_API_KEY, apiKeyDefaulted: true, topicPrefix: 'paku', protocol: 'paku-edge', bucketing: 'device',
       maxUploadBytes: 16 * 1024 * 1024, statusRequiresKey: false, modelChips: {},
     });
     expect(Object.isFrozen(c)).toBe(true);
