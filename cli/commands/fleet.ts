@@ -8,7 +8,9 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule, Options } from 'yargs';
 import { ConfigError, UsageError } from '../../protocol/errors.js';
+import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
 import { composition, parseComposition, parseRate, parseShard, runFleet, formatSummary, type RunOptions } from '../../simulator/fleet/index.js';
+import { claimShard, fleetKey, parseAutoShard, type ShardClaim } from '../../simulator/fleet/index.js';
 import type { CliContext } from '../context.js';
 
 /** Every flag of `otasim fleet`, in `--help` order. */
@@ -20,7 +22,8 @@ export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   version: { type: 'string', default: '1.0.0', requiresArg: true, describe: 'firmware version every device starts on (without --mix)' },
   mix: { type: 'string', requiresArg: true, describe: 'composition file (JSON/YAML): models, versions, groups, fault profiles' },
   ramp: { type: 'string', default: '2000/s', requiresArg: true, describe: 'devices started per second, e.g. 2000/s or 600/m' },
-  shard: { type: 'string', default: '1/1', requiresArg: true, describe: 'run shard i of n (same flags on every host)' },
+  shard: { type: 'string', default: '1/1', requiresArg: true, describe: 'run shard i of n (same flags on every host); auto/n: claim a free i through --shard-claim' },
+  'shard-claim': { type: 'string', requiresArg: true, describe: 'with --shard auto/n: PostgreSQL URL where replicas claim their index (advisory locks)' },
   events: { type: 'string', requiresArg: true, describe: 'write every state change as NDJSON to this file (summary last)' },
   duration: { type: 'string', requiresArg: true, describe: 'stop after this long: 90s, 5m, 1h (default: until done or SIGINT)' },
   seed: { type: 'number', default: 0, describe: 'the one seed: composition, fault dice and jitter' },
@@ -29,6 +32,7 @@ export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   'image-size': { type: 'number', default: 1024 * 1024, describe: 'bytes of the --rollout image' },
   downloads: { type: 'number', default: 64, describe: 'concurrent downloads across the fleet' },
   'topic-prefix': { type: 'string', default: 'paku', requiresArg: true, describe: 'MQTT topic prefix' },
+  protocol: { type: 'string', default: 'paku-edge', choices: [...PROTOCOL_PROFILES], requiresArg: true, describe: 'MQTT wire profile of devices and embedded server' },
   json: { type: 'boolean', default: false, describe: 'print the summary as one JSON object' },
 };
 
@@ -63,9 +67,26 @@ async function options(a: Record<string, unknown>): Promise<RunOptions> {
     devices, server: str(a, 'server') as string, broker: str(a, 'broker') ?? 'memory', composition: comp,
     prefix: str(a, 'prefix') ?? 'sim', seed: a.seed as number, shard: parseShard(str(a, 'shard') ?? '1/1'),
     rampPerSecond: parseRate(str(a, 'ramp') ?? '2000/s'), downloads: a.downloads as number, imageBytes: a['image-size'] as number,
-    topicPrefix: str(a, 'topic-prefix') ?? 'paku',
+    topicPrefix: str(a, 'topic-prefix') ?? 'paku', protocol: (str(a, 'protocol') ?? 'paku-edge') as ProtocolProfile,
     ...(duration === undefined ? {} : { durationMs: parseDuration(duration) }), ...(rollout === undefined ? {} : { rollout }),
   };
+}
+
+/**
+ * `--shard auto/n`: claim the lowest free index through `--shard-claim` (simulator/fleet/shard-claim.ts),
+ * for replicas that all run the same command; null for a fixed `i/n`.
+ */
+async function claimFor(a: Record<string, unknown>): Promise<ShardClaim | null> {
+  const text = str(a, 'shard') ?? '1/1';
+  const count = parseAutoShard(text);
+  const url = str(a, 'shard-claim');
+  if (count === null) {
+    if (url !== undefined) throw new UsageError('--shard-claim needs --shard auto/n');
+    return null;
+  }
+  if (url === undefined) throw new UsageError(`--shard ${text} needs --shard-claim postgres://… (where replicas claim their index)`);
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError(`--shard-claim ${url}: expected a postgres:// URL`);
+  return claimShard(url, count, fleetKey(str(a, 'prefix') ?? 'sim', a.devices as number, count));
 }
 
 /** `otasim fleet --devices N --server URL|embedded --broker memory|URL …` */
@@ -79,7 +100,13 @@ export function fleetCommand(ctx: CliContext): CommandModule {
       .example('$0 fleet --devices 2000 --server embedded --rollout 2.0.0', '2,000 devices update to 2.0.0 over the in-memory broker')
       .example('$0 fleet --devices 20000 --server http://ota:8080 --broker mqtt://127.0.0.1:1883 --shard 1/2 --events a.ndjson', 'half a fleet against real services'),
     handler: async (argv) => {
-      const o = await options(argv as Record<string, unknown>);
+      const claim = await claimFor(argv as Record<string, unknown>);
+      if (claim !== null) ctx.stderr.write(`otasim fleet: claimed shard ${claim.shard.index}/${claim.shard.count}\n`);
+      const o = await options(claim === null ? argv as Record<string, unknown>
+        : { ...argv, shard: `${claim.shard.index}/${claim.shard.count}` }).catch(async (e: unknown) => {
+        await claim?.release();
+        throw e;
+      });
       const file = str(argv as Record<string, unknown>, 'events');
       const events = file === undefined ? undefined : createWriteStream(file);
       const stop = new AbortController();
@@ -89,6 +116,13 @@ export function fleetCommand(ctx: CliContext): CommandModule {
       };
       process.once('SIGINT', on);
       process.once('SIGTERM', on);
+      // A claim lost mid-run (PostgreSQL gone) frees the index for another replica: stop rather than run it twice.
+      let lostClaim: Error | undefined;
+      void claim?.lost.then((e) => {
+        lostClaim = e;
+        ctx.stderr.write(`otasim fleet: lost the shard claim (${e.message}), stopping\n`);
+        stop.abort();
+      });
       try {
         const stderr = process.stderr as unknown as { isTTY?: boolean };
         const summary = await runFleet(o, {
@@ -96,10 +130,11 @@ export function fleetCommand(ctx: CliContext): CommandModule {
           signal: stop.signal, ...(events === undefined ? {} : { events }),
         });
         ctx.stdout.write(argv.json === true ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
-        ctx.setExitCode(0);
+        ctx.setExitCode(lostClaim === undefined ? 0 : 1);
       } finally {
         process.off('SIGINT', on);
         process.off('SIGTERM', on);
+        await claim?.release();
       }
     },
   };

@@ -8,6 +8,7 @@ import { Agent } from 'undici';
 import type { Writable } from 'node:stream';
 import { SystemClock } from '../../protocol/clock.js';
 import { UsageError } from '../../protocol/errors.js';
+import { DEFAULT_PROFILE, type ProtocolProfile } from '../../protocol/topics.js';
 import type { MqttConnector } from '../device/ports.js';
 import { mqttUrlConnector } from '../device/transport-mqtt.js';
 import { DEFAULT_COMPOSITION, type Composition } from './composition.js';
@@ -44,6 +45,8 @@ export interface RunOptions {
   readonly imageBytes?: number;
   /** MQTT topic prefix of devices (and of the embedded server). Default `paku`. */
   readonly topicPrefix?: string;
+  /** Wire profile of devices (and of the embedded server), protocol/profiles.ts. Default `paku-edge`. */
+  readonly protocol?: ProtocolProfile;
   /** Non-TTY progress line period. Default 5,000. */
   readonly progressEveryMs?: number;
 }
@@ -90,8 +93,9 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
   const external = o.server === 'embedded' ? null : o.server;
   if (external !== null && !/^https?:\/\//.test(external)) throw new UsageError(`--server ${external}: expected embedded or an http(s):// URL`);
   const topicPrefix = o.topicPrefix ?? 'paku';
+  const protocol = o.protocol ?? DEFAULT_PROFILE;
   const embedded = external === null
-    ? await startEmbeddedServer({ topicPrefix, ...(o.broker === MEMORY || o.broker === 'tcp' ? {} : { over: { broker: o.broker } }) })
+    ? await startEmbeddedServer({ topicPrefix, over: { protocol, ...(o.broker === MEMORY || o.broker === 'tcp' ? {} : { broker: o.broker }) } })
     : null;
   const clock = new SystemClock();
   const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1 });
@@ -105,7 +109,7 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
     }
     fleet = Fleet.create({
       devices: o.devices, serverUrl: external ?? (embedded as EmbeddedServer).url, mqtt, clock, http: agent, composition: comp,
-      shard: o.shard ?? WHOLE, deviceConfig: { topicPrefix },
+      shard: o.shard ?? WHOLE, deviceConfig: { topicPrefix, protocol },
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }), ...(o.seed === undefined ? {} : { seed: o.seed }),
       ...(o.rampPerSecond === undefined ? {} : { rampPerSecond: o.rampPerSecond }),
       ...(o.downloads === undefined ? {} : { downloads: o.downloads }),
