@@ -9,8 +9,9 @@ import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule, Options } from 'yargs';
 import { ConfigError, UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
-import { composition, parseComposition, parseRate, parseShard, runFleet, formatSummary, type RunOptions } from '../../simulator/fleet/index.js';
-import { claimShard, fleetKey, parseAutoShard, type ShardClaim } from '../../simulator/fleet/index.js';
+import {
+  claimShard, composition, fleetKey, parseAutoShard, parseComposition, parseRate, parseShard, runFleet, formatSummary, type RunOptions, type ShardClaim,
+} from '../../simulator/fleet/index.js';
 import type { CliContext } from '../context.js';
 
 /** Every flag of `otasim fleet`, in `--help` order. */

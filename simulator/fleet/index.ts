@@ -14,3 +14,4 @@ export { FleetDispatcher } from './dispatcher.js';
 export { Fleet, type FleetOptions } from './runner.js';
 export { startProgress, countsLine, type Progress, type ProgressOut, type ProgressSource } from './progress.js';
 export { runFleet, type RunIo, type RunOptions } from './run.js';
+export { claimShard, claimKey, fleetKey, type ShardClaim } from './shard-claim.js';

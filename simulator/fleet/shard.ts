@@ -33,3 +33,16 @@ export function shardRange(devices: number, s: Shard): { readonly start: number;
   const start = i * base + Math.min(i, extra);
   return { start, end: start + base + (i < extra ? 1 : 0) };
 }
+
+/**
+ * `auto/n`: n shards, each process claiming a free index when it starts (shard-claim.ts), for
+ * replicas that cannot be told their index (`docker compose up --scale fleet=n`). Returns n, or
+ * null when `text` is not of that form. Throws UsageError for `auto/` with a bad n.
+ */
+export function parseAutoShard(text: string): number | null {
+  const m = /^\s*auto\s*\/\s*(\S*)\s*$/.exec(text);
+  if (m === null) return null;
+  const count = /^\d+$/.test(m[1] ?? '') ? Number(m[1]) : NaN;
+  if (!(count >= 1 && count <= 65_536)) throw new UsageError(`--shard ${text}: expected auto/n with n 1…65536, e.g. auto/4`);
+  return count;
+}
