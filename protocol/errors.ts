@@ -223,6 +223,25 @@ export class BrokerError extends OtasimError {
   }
 }
 
+/** A scenario file the harness refuses at load time (`OTASIM_ERR_SCENARIO`): `file:line:col: path: message`.
+ * The CLI exits 2 for it, before any run starts. */
+export class ScenarioError extends OtasimError {
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly col: number | undefined;
+  /** Dotted path inside the file (`steps.3.wait.timeout`), or '' for the file as a whole. */
+  readonly path: string;
+
+  constructor(where: { file: string; line?: number; col?: number; path?: string }, message: string, options?: { cause?: unknown }) {
+    const pos = where.line === undefined ? where.file : `${where.file}:${where.line}:${where.col ?? 1}`;
+    super('OTASIM_ERR_SCENARIO', `${pos}: ${where.path === undefined || where.path === '' ? '' : `${where.path}: `}${message}`, options);
+    this.file = where.file;
+    this.line = where.line;
+    this.col = where.col;
+    this.path = where.path ?? '';
+  }
+}
+
 /** True when `e` is an otasim error whose code is `code`. */
 export function isErrorCode(e: unknown, code: string): boolean {
   return e instanceof OtasimError && e.code === code;
