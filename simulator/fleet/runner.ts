@@ -192,6 +192,11 @@ export class Fleet implements AsyncDisposable {
     await this.stop();
   }
 
+  /** Every update duration so far (first `downloading` to the reported outcome), ms, in the order they ended. */
+  updateDurations(): readonly number[] {
+    return this.#durations;
+  }
+
   /** The summary now. `ended` says why the caller ended the run. */
   summary(ended: FleetSummary['ended']): FleetSummary {
     return {
