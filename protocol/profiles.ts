@@ -147,10 +147,8 @@ export interface WireProfile {
     /** The store status a progress state maps to (the paku collector's rule, §1.9). */
     progressStatus(state: string): UpdateStatusValue;
   };
-  /** Canary bucketing (protocol/bucketing.ts). */
+  /** Canary bucketing (protocol/bucketing.ts). How often a device reports progress is its firmware's behaviour, not the wire's. */
   readonly bucketing: Bucketing;
-  /** Minimum interval between two download progress messages, ms (§1.5: 1 s; seeds: every 10 %, so 0). */
-  readonly progressIntervalMs: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,7 +351,6 @@ export const PROFILES: Readonly<Record<ProtocolProfile, WireProfile>> = Object.f
       progressStatus,
     }),
     bucketing: 'device',
-    progressIntervalMs: 1000,
   }),
   'paku-legacy': Object.freeze({
     name: 'paku-legacy',
@@ -370,7 +367,6 @@ export const PROFILES: Readonly<Record<ProtocolProfile, WireProfile>> = Object.f
       progressStatus,
     }),
     bucketing: 'release',
-    progressIntervalMs: 0,
   }),
 });
 

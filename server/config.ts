@@ -53,6 +53,8 @@ export interface ServerConfig {
   readonly downloadCacheBytes: number;
   /** A device polling again within this many ms with the same model, version and offer is not rewritten (last_seen keeps this resolution; real devices poll hourly). 0 writes every check. Default 10000. */
   readonly checkInResolutionMs: number;
+  /** Publish `cmd/ota` when a seeds' rollout is created or changed. Default true; false is the real service, which has no MQTT client (its workflow publishes, paku-protocol-facts §1.2, §2.8). */
+  readonly pushOnRollout: boolean;
   /** pino level. Default `info`. */
   readonly logLevel: string;
 }
@@ -88,6 +90,7 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'cacheTtlMs', flag: 'cache-ttl-ms', type: 'number', default: 1000, describe: 'ms /check may serve cached rollouts/releases (another server\'s changes show within it)' },
   { key: 'downloadCacheBytes', flag: 'download-cache-bytes', type: 'number', default: 64 * 1024 * 1024, describe: 'bytes of firmware held in memory for downloads (0 = always stream from disk)' },
   { key: 'checkInResolutionMs', flag: 'check-in-resolution-ms', type: 'number', default: 10_000, describe: 'ms within which a repeated identical device check is not rewritten (last_seen resolution)' },
+  { key: 'pushOnRollout', flag: 'push-on-rollout', type: 'boolean', default: true, describe: 'publish cmd/ota when a rollout is created or changed (--no-push-on-rollout: like the real service, leave it to the workflow)' },
   { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level' },
 ];
 
@@ -186,6 +189,7 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     cacheTtlMs: nonNegative('cache-ttl-ms', input.cacheTtlMs ?? 1000),
     downloadCacheBytes: nonNegative('download-cache-bytes', input.downloadCacheBytes ?? 64 * 1024 * 1024),
     checkInResolutionMs: nonNegative('check-in-resolution-ms', input.checkInResolutionMs ?? 10_000),
+    pushOnRollout: input.pushOnRollout ?? true,
     logLevel: oneOf('log-level', input.logLevel ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   });
 }

@@ -151,6 +151,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       let orchestratorReady!: (o: Orchestrator) => void;
       const orchestrator = new Promise<Orchestrator>((resolve) => { orchestratorReady = resolve; });
       const offerRollout = async (rollout: RolloutRow): Promise<void> => {
+        if (!config.pushOnRollout) return;
         const { release, deviceIds } = await pushTargets(store, rollout, config);
         if (release === undefined || deviceIds.length === 0) {
           logger.info({ rollout: rollout.name, devices: 0 }, 'rollout change: no device to command');

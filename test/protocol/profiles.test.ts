@@ -62,7 +62,6 @@ describe('profile table', () => {
       expect(p.vocabulary.updateStatuses).toEqual(UPDATE_STATUSES);
       expect(p.vocabulary.ackStatuses).toEqual(['accepted']);
     }
-    expect(edge.progressIntervalMs).toBe(1000);
   });
 
   it('progress states map to store statuses as the paku collector maps them (§1.9), rolled back kept', () => {

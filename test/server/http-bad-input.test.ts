@@ -51,11 +51,11 @@ describe('bad input → 4xx {error: {code, message}}', () => {
       }
     });
 
-    it('unknown fields are refused and named (the workflow\'s target_device_ids would otherwise be dropped)', async () => {
+    it('unknown fields are refused and named (the workflow\'s target_device_ids alone is accepted and ignored: workflow-replay.test.ts)', async () => {
       const r = await sendJson(url(), 'POST', '/api/admin/rollout/create', {
-        name: 'wf', firmware_version: '1.0.0', device_model: 'esp32', target_type: 'specific', target_device_ids: ['a'],
+        name: 'wf', firmware_version: '1.0.0', device_model: 'esp32', target_type: 'specific', target_devices: ['a'],
       });
-      expectError(r, 422, 'OTASIM_ERR_VALIDATION', /target_device_ids/);
+      expectError(r, 422, 'OTASIM_ERR_VALIDATION', /target_devices/);
       const st = await sendJson(url(), 'POST', '/api/device/d1/update-status',
         { device_id: 'd1', firmware_version: '1', status: 'success', colour: 'red' }, null);
       expectError(st, 422, 'OTASIM_ERR_VALIDATION', /colour/);

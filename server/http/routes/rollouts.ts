@@ -23,6 +23,25 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
+/**
+ * Fields the paku upload workflow sends that RolloutConfig lacks. Its `single-device` body lists the
+ * devices as `target_device_ids`; the real service drops the field and stores a rollout that targets
+ * nobody, and the workflow then commands those devices over MQTT itself (facts §2.8 step 5, §6.19).
+ * otasim accepts the body and ignores the field the same way, so the deployed workflow runs
+ * unchanged against it, and says so: a `warnings` entry in the answer (the workflow prints it) and
+ * a log line. Any other unknown field is still a 422.
+ */
+const WORKFLOW_IGNORED_FIELDS = ['target_device_ids'] as const;
+
+/** The body without the workflow's ignored fields, and the ones that were there. */
+function dropWorkflowFields(body: unknown): { body: unknown; ignored: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body, ignored: [] };
+  const rest: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  const ignored = WORKFLOW_IGNORED_FIELDS.filter((f) => f in rest);
+  for (const f of ignored) delete rest[f];
+  return { body: rest, ignored };
+}
+
 /** A rollout that could never target anyone is refused rather than stored (facts §6.19). */
 function checkTargets(type: TargetType, filter: TargetFilter | null | undefined): void {
   if (type === 'specific' && (filter?.device_ids ?? []).length === 0 && (filter?.mac_addresses ?? []).length === 0) {
@@ -45,13 +64,19 @@ export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps, cache: Offer
   };
 
   app.post('/api/admin/rollout/create', async (req) => {
-    const body = parseInput(RolloutConfig, req.body, 'body');
-    checkTargets(body.target_type, body.target_filter);
+    const { body: raw, ignored } = dropWorkflowFields(req.body);
+    const body = parseInput(RolloutConfig, raw, 'body');
+    // The workflow's single-device body is stored as the real service stores it: targeting nobody.
+    if (ignored.length === 0) checkTargets(body.target_type, body.target_filter);
     // Like the real service, a rollout may name firmware not uploaded yet (seed 002's phased group
     // rollout does); devices are offered nothing until it is, and the answer says so.
     const warnings = await store.getRelease(body.firmware_version, body.device_model) === undefined
       ? [`firmware ${body.firmware_version} for ${body.device_model} is not uploaded yet; devices are offered nothing until it is`]
       : [];
+    for (const f of ignored) {
+      warnings.push(`${f} is not a rollout field and was ignored, as the real service ignores it: this rollout targets ` +
+        (body.target_filter == null ? 'nobody' : 'only its target_filter') + '; list devices in target_filter.device_ids');
+    }
     const row = await store.insertRollout({
       name: body.name, firmware_version: body.firmware_version, device_model: body.device_model,
       target_type: body.target_type, target_filter: body.target_filter ?? null,
@@ -62,7 +87,7 @@ export function rolloutRoutes(app: FastifyInstance, deps: HttpDeps, cache: Offer
       event_type: 'rollout_created', firmware_version: row.firmware_version, rollout_id: row.id, created_by: 'admin',
       event_data: { name: row.name, target_type: row.target_type, rollout_percentage: row.rollout_percentage },
     });
-    if (warnings.length > 0) logger.warn({ rollout: row.name }, warnings[0]);
+    for (const w of warnings) logger.warn({ rollout: row.name }, w);
     return { status: 'ok', message: 'Rollout created successfully', rollout_id: row.id, rollout: rolloutView(row), warnings };
   });
 
