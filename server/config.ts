@@ -55,6 +55,12 @@ export interface ServerConfig {
   readonly checkInResolutionMs: number;
   /** Publish `cmd/ota` when a seeds' rollout is created or changed. Default true; false is the real service, which has no MQTT client (its workflow publishes, paku-protocol-facts §1.2, §2.8). */
   readonly pushOnRollout: boolean;
+  /** `required`: check, download and update-status need the device's `X-Device-Token` (server/http/auth.ts). Default `off`. */
+  readonly deviceTokens: 'off' | 'required';
+  /** HMAC secret device tokens derive from (≥ 16 characters); required with `deviceTokens: 'required'`. Default none. */
+  readonly deviceTokenSecret: string | null;
+  /** Requests per device per minute on the device routes (also the burst); past it, 429 with Retry-After. 0 = no limit (default). */
+  readonly deviceRateLimit: number;
   /** pino level. Default `info`. */
   readonly logLevel: string;
 }
@@ -91,6 +97,9 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'downloadCacheBytes', flag: 'download-cache-bytes', type: 'number', default: 64 * 1024 * 1024, describe: 'bytes of firmware held in memory for downloads (0 = always stream from disk)' },
   { key: 'checkInResolutionMs', flag: 'check-in-resolution-ms', type: 'number', default: 10_000, describe: 'ms within which a repeated identical device check is not rewritten (last_seen resolution)' },
   { key: 'pushOnRollout', flag: 'push-on-rollout', type: 'boolean', default: true, describe: 'publish cmd/ota when a rollout is created or changed (--no-push-on-rollout: like the real service, leave it to the workflow)' },
+  { key: 'deviceTokens', flag: 'device-tokens', type: 'string', default: 'off', choices: ['off', 'required'], describe: 'require a per-device X-Device-Token on check, download and update-status' },
+  { key: 'deviceTokenSecret', flag: 'device-token-secret', type: 'string', describe: 'secret device tokens are derived from (HMAC-SHA256; ≥ 16 characters)' },
+  { key: 'deviceRateLimit', flag: 'device-rate-limit', type: 'number', default: 0, describe: 'requests per device per minute on device routes, 429 past it (0 = no limit)' },
   { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level' },
 ];
 
@@ -163,6 +172,10 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
   if (!Number.isSafeInteger(maxUploadBytes) || maxUploadBytes < 1024) {
     throw new ConfigError(`max-upload-bytes must be an integer ≥ 1024, got ${maxUploadBytes}`);
   }
+  const deviceTokens = oneOf('device-tokens', input.deviceTokens ?? 'off', ['off', 'required'] as const);
+  const deviceTokenSecret = input.deviceTokenSecret ?? null;
+  if (deviceTokenSecret !== null && deviceTokenSecret.length < 16) throw new ConfigError('device-token-secret must be at least 16 characters');
+  if (deviceTokens === 'required' && deviceTokenSecret === null) throw new ConfigError('device-tokens required needs --device-token-secret');
   const schema = input.databaseSchema ?? null;
   if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new ConfigError(`database-schema "${schema}" must be a lower-case SQL identifier`);
@@ -190,6 +203,9 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     downloadCacheBytes: nonNegative('download-cache-bytes', input.downloadCacheBytes ?? 64 * 1024 * 1024),
     checkInResolutionMs: nonNegative('check-in-resolution-ms', input.checkInResolutionMs ?? 10_000),
     pushOnRollout: input.pushOnRollout ?? true,
+    deviceTokens,
+    deviceTokenSecret,
+    deviceRateLimit: nonNegative('device-rate-limit', input.deviceRateLimit ?? 0),
     logLevel: oneOf('log-level', input.logLevel ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   });
 }

@@ -6,7 +6,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { RequestError } from '../../protocol/errors.js';
-import { apiKeyCheck } from './auth.js';
+import { apiKeyCheck, DEVICE_ROUTES, deviceIdOf, deviceTokenCheck } from './auth.js';
+import { RateLimiter, rateLimited, retryAfterSeconds } from './rate-limit.js';
+import { deviceTokenRoute } from './routes/device-token.js';
 import type { HttpDeps } from './deps.js';
 import { errorHandler, notFoundHandler } from './errors.js';
 import { adminListRoutes } from './routes/admin-lists.js';
@@ -30,6 +32,8 @@ export interface RouteInfo {
   readonly url: string;
   /** True when the route needs `X-API-Key`. */
   readonly admin: boolean;
+  /** True for the device routes: device tokens and the per-device rate limit apply (auth.ts DEVICE_ROUTES). */
+  readonly device: boolean;
 }
 
 /** A built (ready, not listening) app and its route table. */
@@ -57,7 +61,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
     const admin = r.url.startsWith('/api/admin/') || (deps.config.statusRequiresKey && r.url.endsWith('/update-status') && r.url.startsWith('/api/device/'));
-    for (const method of methods) routes.push({ method, url: r.url, admin });
+    const device = DEVICE_ROUTES[r.url] !== undefined;
+    for (const method of methods) routes.push({ method, url: r.url, admin, device });
   });
 
   // Our own JSON parser so malformed JSON gets our code and message.
@@ -86,6 +91,7 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   const cache = new OfferCache(deps.store, now, deps.config.cacheTtlMs);
   const checkIns = new GroupCommit<CheckIn>(checkInFlusher(deps.store));
   const recent = new RecentCheckIns(now, deps.config.checkInResolutionMs);
+  deviceGuard(app, deps, now);
   // Check-ins in flight are committed before the app reports closed.
   app.addHook('onClose', async () => checkIns.idle());
   checkRoute(app, deps, { cache, checkIns, recent }, now);
@@ -100,7 +106,34 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     adminListRoutes(admin, deps);
     rolloutRoutes(admin, deps, cache);
     if (deps.plans !== undefined) planRoutes(admin, deps.plans, cache);
+    if (deps.config.deviceTokenSecret !== null) deviceTokenRoute(admin, deps.config.deviceTokenSecret);
   });
   await app.ready();
   return { app, routes };
+}
+
+/**
+ * Device tokens, then the per-device rate limit, on the device routes (onRequest: before any body
+ * is read). The token comes first so a request that cannot prove its device never spends that
+ * device's budget.
+ */
+function deviceGuard(app: FastifyInstance, deps: HttpDeps, now: () => number): void {
+  const { deviceTokens, deviceTokenSecret, deviceRateLimit } = deps.config;
+  const tokens = deviceTokens === 'required' && deviceTokenSecret !== null ? deviceTokenCheck(deviceTokenSecret) : undefined;
+  const limiter = deviceRateLimit > 0 ? new RateLimiter(deviceRateLimit, now) : undefined;
+  if (tokens === undefined && limiter === undefined) return;
+  app.addHook('onRequest', async (req, reply) => {
+    const where = DEVICE_ROUTES[req.routeOptions.url ?? ''];
+    if (where === undefined) return;
+    const id = deviceIdOf(req, where);
+    tokens?.(req, id);
+    if (limiter === undefined) return;
+    // A route that names no device (a download without X-Device-Id) is limited per client address.
+    const key = id ?? `address ${req.ip}`;
+    const d = limiter.take(key);
+    if (!d.ok) {
+      void reply.header('retry-after', String(retryAfterSeconds(d.retryAfterMs)));
+      throw rateLimited(key, d.retryAfterMs);
+    }
+  });
 }
