@@ -143,7 +143,7 @@ describe('docker-compose.yaml', () => {
   it.skipIf(!built).each(['otasim', 'fleet'])('%s: every flag it passes is in `otasim <command> --help`', (name) => {
     const [cmd, ...args] = command(name);
     const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'otasim.js'), cmd ?? '', '--help'], { encoding: 'utf8' });
-    expect(r.status).toBe(0);
+    expect(r.status, r.stderr.trim().split('\n').slice(-3).join(' | ')).toBe(0);
     for (const flag of flags(args).keys()) expect(r.stdout, `--${flag}`).toMatch(new RegExp(`--${flag}\\b`));
   });
 
