@@ -6,8 +6,7 @@
  * the bootloader roll back. The old app reports the outcome it finds after the reset. Pure.
  */
 import type { DeviceEffect, DeviceEvent, DeviceState, Step } from './types.js';
-import { bootSubject, log, report, reset, running, step, timer, usesMqtt, type Ctx } from './kit.js';
-import { BEHAVIOUR_RULES } from './behaviour.js';
+import { bootSubject, log, report, reset, rules, running, step, timer, usesMqtt, type Ctx } from './kit.js';
 import { linkConnect } from './link.js';
 import { pendingOutcome } from './outcome.js';
 
@@ -47,16 +46,14 @@ export function appStart(c: Ctx, s: DeviceState, e: E<'booted'>): Step {
   const started = log(`boot #${booted.boots}: ${b.partition} runs ${b.version} (${b.otaState})`);
   const fate = c.dev.faults.boot(bootSubject(booted));
   if (b.otaState === 'PENDING_VERIFY') {
-    if (fate.kind === 'crash' && !fate.afterValid) {
+    // No self-test (paku-core validateCurrentFirmware() at the top of setup(), facts §4.3–§4.4): the
+    // image is confirmed first; only a panic at once (before setup) can still make the bootloader roll back.
+    const atBoot = !rules(c).selfTest;
+    if (fate.kind === 'crash' && !fate.afterValid && (!atBoot || fate.afterMs === 0)) {
       return step({ ...booted, phase: 'crashing' }, started, log(`fault ${fate.rule}: will panic at ${fate.afterMs} ms`), timer('crash', fate.afterMs));
     }
-    if (fate.kind === 'hang') {
-      return step({ ...booted, phase: 'hung' }, started, log(`fault ${fate.rule}: hangs in PENDING_VERIFY`),
-        ...(fate.watchdog ? [timer('watchdog', c.dev.config.watchdogMs)] : []));
-    }
-    if (!BEHAVIOUR_RULES[c.dev.config.behaviour].selfTest) {
-      return step({ ...booted, phase: 'marking' }, started, { type: 'ota', op: 'mark-valid' });
-    }
+    if (atBoot) return step({ ...booted, phase: 'marking' }, started, log('esp_ota_mark_app_valid_cancel_rollback at the top of setup()'), { type: 'ota', op: 'mark-valid' });
+    if (fate.kind === 'hang') return hang(c, booted, fate, started);
     return step({ ...booted, phase: 'self-test' }, started, timer('self-test', c.dev.config.selfTestMs));
   }
   const run = appRunning(c, booted);
@@ -84,11 +81,19 @@ export function marked(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
     return step(run.state, log(`esp_ota_${e.op === 'mark-valid' ? 'mark_app_valid_cancel_rollback' : 'mark_app_invalid_rollback_and_reboot'} failed: ${e.error.code}`), ...run.effects);
   }
   const valid: DeviceState = { ...s, running: { ...r, otaState: 'VALID' } };
-  const run = appRunning(c, valid);
   const fate = c.dev.faults.boot(bootSubject(s));
+  // Confirmed at boot (no self-test): a hanging image hangs now, confirmed, and is kept.
+  if (fate.kind === 'hang') return hang(c, valid, fate, log('image confirmed before it hangs'));
+  const run = appRunning(c, valid);
   if (fate.kind !== 'crash') return run;
   const at = Math.max(0, fate.afterMs - (c.now - s.bootAt));
   return step(run.state, ...run.effects, log(`fault ${fate.rule}: will panic at ${fate.afterMs} ms`), timer('crash', at));
+}
+
+/** The app hangs (hang fault); the task watchdog resets it when the fault says so. */
+function hang(c: Ctx, s: DeviceState, fate: { readonly watchdog: boolean; readonly rule: string }, first: DeviceEffect): Step {
+  return step({ ...s, phase: 'hung' }, first, log(`fault ${fate.rule}: hangs in ${running(s).otaState}`),
+    ...(fate.watchdog ? [timer('watchdog', c.dev.config.watchdogMs)] : []));
 }
 
 /** The app panics (boot-crash fault). */

@@ -8,8 +8,12 @@ import { ConfigError } from '../../protocol/errors.js';
 import { DeviceId, Slug } from '../../protocol/payloads.js';
 import { DEFAULT_TOPIC_PREFIX, PROTOCOL_PROFILES } from '../../protocol/topics.js';
 
-/** Device behaviour profiles. `esp-idf`: the ideal esp_https_ota client (self-test, Range resume). */
-export const BEHAVIOURS = ['esp-idf'] as const;
+/**
+ * Device behaviour profiles (behaviour.ts holds their rules). `esp-idf`: the ideal esp_https_ota
+ * client (self-test, Range resume). `paku-core`: the real paku firmware as built (valid at boot, no
+ * resume, 200 + Content-Length only, blocking download).
+ */
+export const BEHAVIOURS = ['esp-idf', 'paku-core'] as const;
 export type Behaviour = (typeof BEHAVIOURS)[number];
 
 const ms = z.number().int().min(0).max(2 ** 31 - 1);

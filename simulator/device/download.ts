@@ -7,8 +7,7 @@
  * then esp_ota_set_boot_partition, "installing", "rebooting", and the restart after a delay. Pure.
  */
 import { backoffDelay } from './backoff.js';
-import { BEHAVIOUR_RULES } from './behaviour.js';
-import { draw, failJob, log, report, reset, running, step, timer, type Ctx } from './kit.js';
+import { draw, failJob, log, report, reset, rules, running, step, timer, type Ctx } from './kit.js';
 import type { Offer } from './offer.js';
 import type { DeviceEffect, DeviceEvent, DeviceState, Job, JobSource, PowerCutPhase, Step } from './types.js';
 
@@ -35,12 +34,13 @@ function request(j: Job, offset: number): DeviceEffect {
   };
 }
 
-/** Take an offer: note it in NVS, acknowledge it, report 0 %, and send the GET. */
+/** Take an offer: note it in NVS, acknowledge it, report the start states at 0 %, and send the GET. */
 export function startJob(c: Ctx, s: DeviceState, offer: Offer, source: JobSource): Step {
   const r = running(s);
+  const rl = rules(c);
   const j: Job = {
     source, url: offer.url, target: offer.target, sha256: offer.sha256, size: null, written: 0, reported: 0, retries: 0,
-    etag: null, begun: false, startedAt: c.now, index: s.nvs.jobs, requests: 1, image: null,
+    etag: null, begun: false, startedAt: c.now, index: s.nvs.jobs, requests: 1, image: null, reportedAt: null, shaMismatch: null,
   };
   const next: DeviceState = {
     ...s, phase: 'downloading', job: j,
@@ -49,7 +49,9 @@ export function startJob(c: Ctx, s: DeviceState, offer: Offer, source: JobSource
   return step(next,
     log(`offer accepted: ${r.version} → ${offer.target} from ${offer.url}`),
     ...(source === 'mqtt' ? report(c, s, { kind: 'accepted', target: offer.target }) : []),
-    ...report(c, s, { kind: 'progress', target: offer.target, state: 'Downloading', percent: 0, downloaded: 0, total: 0, elapsedMs: 0 }),
+    // A blocking download (paku-core startUpdate, facts §1.3 step 5, §6 quirk 31): client.loop() stops until the job ends.
+    ...(rl.mqttDuringDownload ? [] : [{ type: 'mqtt-service', serviced: false } as const]),
+    ...rl.startStates.flatMap((state) => report(c, s, { kind: 'progress', target: offer.target, state, percent: 0, downloaded: 0, total: 0, elapsedMs: 0 })),
     ...armCut(c, j, 'download'),
     request(j, 0));
 }
@@ -86,18 +88,25 @@ export function downloadResponse(c: Ctx, s: DeviceState, e: E<'download-response
     if (res.status === 200 || res.status === 206) return restartFromZero(c, s, `resume answered ${res.status}${res.contentRange ? ` ${res.contentRange}` : ''}`);
     return downloadCut(c, s, { type: 'download-error', written: j.written, reason: `resume answered HTTP ${res.status}` });
   }
-  if (res.status !== 200) {
+  const strict = rules(c).strictDownload;
+  // paku-core: HTTPClient.GET() must be exactly 200 (facts §4.5); esp_https_ota takes any 2xx body, so
+  // a 206 that starts at byte 0 is the image too.
+  const range = contentRange(res.contentRange);
+  const fromZero = res.status === 206 && !strict && (res.contentRange === null || (range !== null && range[0] === 0));
+  if (res.status !== 200 && !fromZero) {
     const esp = res.status === 304 ? 'ESP_ERR_HTTP_NOT_MODIFIED' : res.status === 416 ? 'ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE' : undefined;
     return failJob(c, s, 'http_status', `HTTP ${res.status}`, esp);
   }
+  // Both need the size: paku-core getSize() <= 0 fails (facts §4.5); esp_https_ota needs image_length (esp-idf-ota-facts §5.3).
   if (res.contentLength === null || res.contentLength === 0) return failJob(c, s, 'content_length', `Content-Length is ${res.contentLength ?? 'absent'}`);
+  const size = range !== null && res.status === 206 ? range[1] : res.contentLength;
   const r = running(s);
   if (r.nextSlot === null || r.nextSlotBytes === null) return failJob(c, s, 'no_partition', 'esp_ota_get_next_update_partition returned NULL');
-  if (res.contentLength > r.nextSlotBytes) {
-    return failJob(c, s, 'image_too_big', `${res.contentLength} bytes > ${r.nextSlot} (${r.nextSlotBytes} bytes)`);
+  if (size !== null && size > r.nextSlotBytes) {
+    return failJob(c, s, 'image_too_big', `${size} bytes > ${r.nextSlot} (${r.nextSlotBytes} bytes)`);
   }
   const etag = res.etag !== null && !res.etag.startsWith('W/') ? res.etag : null; // If-Range needs a strong validator
-  return step({ ...s, job: { ...j, size: res.contentLength, etag } });
+  return step({ ...s, job: { ...j, size, etag } });
 }
 
 /** The first 1024 bytes: judge the image before esp_ota_begin. */
@@ -106,6 +115,8 @@ export function downloadHeader(c: Ctx, s: DeviceState, e: E<'download-header'>):
   const r = running(s);
   const h = e.header;
   if (!h.magicOk) return failJob(c, s, 'not_an_image', 'first byte is not 0xE9', 'ESP_ERR_OTA_VALIDATE_FAILED');
+  // paku-core writes whatever starts with 0xE9 (Arduino Update checks only the magic byte, facts §4.5).
+  if (!rules(c).vetsImage) return step({ ...s, job: { ...j, begun: true, image: h.app?.version ?? null } }, ...armCut(c, j, 'erase'), ...armCut(c, j, 'write'), { type: 'download-accept', imageSize: j.size ?? 0 });
   // esp_https_ota: "Complete headers were not received" — even an image that short could not be an app.
   if (h.bytes < IMAGE_HEADER_BYTES) return failJob(c, s, 'image_truncated', `body ended after ${h.bytes} of the ${IMAGE_HEADER_BYTES} header bytes`);
   if (h.chipId !== r.chipId) return failJob(c, s, 'chip_mismatch', `image chip_id ${h.chipId}, this chip is ${r.chipId}`);
@@ -121,11 +132,22 @@ export function downloadHeader(c: Ctx, s: DeviceState, e: E<'download-header'>):
   return step({ ...s, job: accepted }, ...armCut(c, j, 'erase'), ...armCut(c, j, 'write'), { type: 'download-accept', imageSize: j.size ?? 0 });
 }
 
-/** Bytes are in flash: report at each `progressStepPercent` crossed. */
+/**
+ * Bytes are in flash: report at each `progressStepPercent` crossed, or (paku-core
+ * `PROGRESS_UPDATE_INTERVAL_MS`, facts §1.5) at most once per `progressEveryMs`, the first write at once.
+ */
 export function downloadProgress(c: Ctx, s: DeviceState, e: E<'download-progress'>): Step {
   const j = job(s);
   const size = j.size ?? 0;
   const percent = size === 0 ? 0 : Math.min(100, Math.floor((e.written * 100) / size));
+  const every = rules(c).progressEveryMs;
+  if (every !== null) {
+    const next: DeviceState = { ...s, job: { ...j, written: e.written } };
+    if (j.reportedAt !== null && c.now - j.reportedAt < every) return step(next);
+    return step({ ...next, job: { ...next.job as Job, reportedAt: c.now, reported: percent } }, ...report(c, s, {
+      kind: 'progress', target: j.target, state: 'Downloading', percent, downloaded: e.written, total: size, elapsedMs: c.now - j.startedAt,
+    }));
+  }
   const stepPct = c.dev.config.progressStepPercent;
   const reached = Math.floor(percent / stepPct) * stepPct;
   const next: DeviceState = { ...s, job: { ...j, written: e.written, reported: Math.max(j.reported, reached) } };
@@ -135,15 +157,22 @@ export function downloadProgress(c: Ctx, s: DeviceState, e: E<'download-progress
   }));
 }
 
-/** The body ended: all of it? the right SHA-256? Then esp_ota_end. */
+/**
+ * The body ended: all of it? the right SHA-256? Then esp_ota_end. paku-core compares the SHA-256
+ * only after `Update.end(true)` has set the boot partition (facts §4.4, §6 quirk 29): the mismatch is
+ * noted here and reported once the slot is activated.
+ */
 export function downloadEnd(c: Ctx, s: DeviceState, e: E<'download-end'>): Step {
   const j = job(s);
+  const rl = rules(c);
   const size = j.size ?? 0;
   if (e.written > size) return failJob(c, s, 'content_length', `body is longer than Content-Length ${size}`);
   if (e.written < size) return downloadCut(c, s, { type: 'download-error', written: e.written, reason: `body ended at ${e.written} of ${size} bytes` });
-  if (j.sha256 !== null && e.sha256 !== j.sha256) return failJob(c, s, 'checksum_mismatch', `got ${e.sha256}, offer says ${j.sha256}`);
-  return step({ ...s, phase: 'verifying', job: { ...j, written: e.written } },
-    ...report(c, s, { kind: 'progress', target: j.target, state: 'Verifying', percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }),
+  const mismatch = j.sha256 !== null && e.sha256 !== j.sha256 ? `got ${e.sha256}, offer says ${j.sha256}` : null;
+  if (mismatch !== null && !rl.checksumAfterActivate) return failJob(c, s, 'checksum_mismatch', mismatch);
+  const verifying = !rl.verifyingNeedsChecksum || j.sha256 !== null;
+  return step({ ...s, phase: 'verifying', job: { ...j, written: e.written, size, shaMismatch: mismatch } },
+    ...(verifying ? report(c, s, { kind: 'progress', target: j.target, state: 'Verifying', percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }) : []),
     { type: 'ota', op: 'end' });
 }
 
@@ -151,7 +180,7 @@ export function downloadEnd(c: Ctx, s: DeviceState, e: E<'download-end'>): Step 
 export function downloadCut(c: Ctx, s: DeviceState, e: E<'download-error'>): Step {
   const j = job(s);
   const reason = e.stalled ? 'timeout' : 'download_failed';
-  if (!BEHAVIOUR_RULES[c.dev.config.behaviour].resume) return failJob(c, s, reason, e.reason);
+  if (!rules(c).resume) return failJob(c, s, reason, e.reason);
   if (j.retries >= c.dev.config.downloadRetries) return failJob(c, s, reason, `${e.reason}; ${j.retries} retries used`);
   const [u, drawn] = draw(c, s, 'download-jitter');
   const delay = backoffDelay(c.dev.config.downloadBackoff, j.retries + 1, u);
@@ -193,11 +222,18 @@ export function verified(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
 export function activated(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
   const j = job(s);
   if (e.error !== undefined) return failJob(c, s, 'set_boot_failed', e.error.message, e.error.code);
-  const pending = s.nvs.pending === null ? null : { ...s.nvs.pending, installed: true };
+  const rl = rules(c);
+  const installed: DeviceState = { ...s, nvs: { ...s.nvs, lastInstalled: j.image ?? j.target } };
+  // paku-core: the checksum fails after the new slot is already the boot partition; no restart now.
+  if (j.shaMismatch !== null) return failJob(c, installed, 'checksum_mismatch', `${j.shaMismatch} (the boot partition is already set)`);
+  // Firmware that reports before its restart has nothing left to report after it (facts §1.6).
+  const pending = s.nvs.pending === null || rl.resultBeforeReboot ? null : { ...s.nvs.pending, installed: true };
   const size = j.size ?? 0;
-  return step({ ...s, phase: 'rebooting', nvs: { ...s.nvs, pending, lastInstalled: j.image ?? j.target } },
+  return step({ ...installed, phase: 'rebooting', nvs: { ...installed.nvs, pending } },
     log(`boot partition set to ${s.nvs.pending?.slot ?? '?'}; restarting in ${c.dev.config.rebootDelayMs} ms`),
-    ...report(c, s, { kind: 'progress', target: j.target, state: 'Installing', percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }),
+    ...report(c, s, { kind: 'progress', target: j.target, state: rl.installedState, percent: 100, downloaded: size, total: size, elapsedMs: c.now - j.startedAt }),
+    ...(rl.resultBeforeReboot ? report(c, s, { kind: 'success', target: j.target }) : []),
+    ...(rl.mqttDuringDownload ? [] : [{ type: 'mqtt-service', serviced: true } as const]),
     ...report(c, s, { kind: 'rebooting', target: j.target }),
     timer('reboot', c.dev.config.rebootDelayMs));
 }
@@ -205,6 +241,6 @@ export function activated(c: Ctx, s: DeviceState, e: E<'ota-done'>): Step {
 /** The delay is over: esp_restart. */
 export function restart(c: Ctx, s: DeviceState): Step {
   const j = job(s);
-  const r = reset(c, s, 'sw-restart', BEHAVIOUR_RULES[c.dev.config.behaviour].gracefulRestart);
+  const r = reset(c, s, 'sw-restart', rules(c).gracefulRestart);
   return step(r.state, ...armCut(c, j, 'reboot'), ...r.effects);
 }

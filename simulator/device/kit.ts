@@ -5,6 +5,7 @@
 import type { BootSubject } from '../faults/decide.js';
 import { unit } from '../faults/rng.js';
 import { reportEffects, type Report } from './report.js';
+import { BEHAVIOUR_RULES, type BehaviourRules } from './behaviour.js';
 import type { FailureReason } from './reasons.js';
 import type { DeviceContext, DeviceEffect, DeviceState, ResetCause, Step, TimerName } from './types.js';
 
@@ -16,6 +17,11 @@ export interface Ctx {
 }
 
 export type Running = NonNullable<DeviceState['running']>;
+
+/** The firmware's behaviour rules: the context's own row, else the configured behaviour's. */
+export function rules(c: Ctx): BehaviourRules {
+  return c.dev.rules ?? BEHAVIOUR_RULES[c.dev.config.behaviour];
+}
 
 /** Every timer name, for cancelling them all at a reset. */
 export const TIMER_NAMES: readonly TimerName[] = [
@@ -97,6 +103,7 @@ export function failJob(c: Ctx, s: DeviceState, reason: FailureReason, detail: s
     ...(job?.begun ? [{ type: 'ota', op: 'abort' } as const] : []),
     log(`update to ${target} failed: ${reason}: ${detail}${esp === undefined ? '' : ` (${esp})`}`),
     ...report(c, s, { kind: 'failure', target, reason, detail, percent, ...(esp === undefined ? {} : { esp }) }),
+    ...(job === null || rules(c).mqttDuringDownload ? [] : [{ type: 'mqtt-service', serviced: true } as const]),
     ...(c.dev.config.mode === 'poll' ? [timer('poll', c.dev.config.pollIntervalMs)] : []),
   );
 }

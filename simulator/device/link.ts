@@ -5,10 +5,9 @@
  * broker-unreachable fault refuses connects for its window without touching the network. Pure.
  */
 import { backoffDelay } from './backoff.js';
-import { bootSubject, draw, log, report, running, step, timer, type Ctx } from './kit.js';
+import { bootSubject, draw, log, report, rules, running, step, timer, type Ctx } from './kit.js';
 import { deviceTopics, edgeStatus, OFFLINE_PAYLOAD } from './report.js';
 import { pendingOutcome } from './outcome.js';
-import { BEHAVIOUR_RULES } from './behaviour.js';
 import type { DeviceEffect, DeviceEvent, DeviceState, Step } from './types.js';
 
 type E<T extends DeviceEvent['type']> = Extract<DeviceEvent, { type: T }>;
@@ -20,7 +19,7 @@ export function linkConnect(c: Ctx, s: DeviceState): Step {
   const t = deviceTopics(c.dev.config);
   const id = c.dev.config.deviceId;
   return step({ ...s, link: 'connecting' }, {
-    type: 'mqtt-connect', clientId: id, keepaliveS: c.dev.config.keepaliveS,
+    type: 'mqtt-connect', clientId: id, keepaliveS: c.dev.config.keepaliveS, clean: rules(c).cleanSession,
     will: { topic: t.edgeStatus(id), payload: OFFLINE_PAYLOAD, qos: 1, retain: true },
   });
 }
@@ -34,7 +33,7 @@ export function linkUp(c: Ctx, s: DeviceState): Step {
   const up: DeviceState = { ...s, link: 'up', linkFailures: 0 };
   const effects: DeviceEffect[] = [
     log('mqtt connected'),
-    { type: 'mqtt-subscribe', topic: t.cmdOta(id), qos: BEHAVIOUR_RULES[c.dev.config.behaviour].subscribeQos },
+    { type: 'mqtt-subscribe', topic: t.cmdOta(id), qos: rules(c).subscribeQos },
     {
       type: 'mqtt-publish', topic: t.edgeStatus(id), qos: 0, retain: true,
       payload: edgeStatus({ config: c.dev.config, running: r, wallMs, uptimeS: Math.floor((c.now - s.bootAt) / 1000) }, 'running'),

@@ -11,7 +11,7 @@
 import * as app from './app.js';
 import * as dl from './download.js';
 import * as link from './link.js';
-import { failJob, log, running, step, timer, type Ctx } from './kit.js';
+import { failJob, log, rules, running, step, timer, type Ctx } from './kit.js';
 import { isRefusal, offerFromCheck, offerFromCommand, type Offer, type Refusal } from './offer.js';
 import { deviceTopics } from './report.js';
 import type { DeviceContext, DeviceEvent, DeviceState, Phase, Step, TimerName } from './types.js';
@@ -36,7 +36,7 @@ function takeOffer(c: Ctx, s: DeviceState, o: Offer | Refusal, source: 'mqtt' | 
 
 function offerMessage(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
   if (e.topic !== deviceTopics(c.dev.config).cmdOta(c.dev.config.deviceId)) return step(s);
-  return takeOffer(c, s, offerFromCommand(c.dev.config, running(s).version, e.payload, s.nvs.lastInvalid), 'mqtt');
+  return takeOffer(c, s, offerFromCommand(c.dev.config, running(s).version, e.payload, s.nvs.lastInvalid, rules(c).vetsImage), 'mqtt');
 }
 
 function offerWhileBusy(_c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
@@ -50,7 +50,7 @@ function pollCheck(c: Ctx, s: DeviceState): Step {
 }
 
 function checkResponse(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'check-response' }>): Step {
-  const o = offerFromCheck(c.dev.config, running(s).version, e.status, e.body, s.nvs.lastInvalid);
+  const o = offerFromCheck(c.dev.config, running(s).version, e.status, e.body, s.nvs.lastInvalid, rules(c).vetsImage);
   if ('none' in o || 'unusable' in o) return checkDone(c, s, 'none' in o ? 'no update available' : o.unusable);
   // Polling asks again every interval: a version it already runs or rolled back is "nothing new", not a failure to report each time.
   if (isRefusal(o) && (o.refused === 'not_newer' || o.refused === 'known_bad')) return checkDone(c, s, `${o.refused}: ${o.detail}`);

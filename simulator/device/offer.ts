@@ -62,16 +62,29 @@ function urlModel(url: string): string | null | undefined {
   }
 }
 
-/** Check the fields common to both sources and the device's rules. */
+/**
+ * The checksum as paku-core's OtaClient reads it (facts §4.6): hex two characters at a time, only the
+ * first 64 count; a shorter or odd one cannot match, so the download goes ahead and fails verifying.
+ */
+function lenientChecksum(v: string): string {
+  const head = v.slice(0, 64);
+  return /^[0-9a-fA-F]{64}$/.test(head) ? head.toLowerCase() : `unmatchable:${head}`;
+}
+
+/**
+ * Check the fields common to both sources and the device's rules. `vets` false (paku-core, facts
+ * §1.3, §4.1): only `url` matters; the model, the version and the checksum's form are not checked.
+ */
 function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string | null, f: {
   url: unknown; version: string | null | undefined; checksum: string | null | undefined; model: string | null | undefined;
-}): Offer | Refusal {
+}, vets = true): Offer | Refusal {
   const target = targetOf(f.version);
   if (target === null) return { refused: 'offer_malformed', target: 'unknown', detail: 'version is longer than 128 characters or holds NUL' };
   if (typeof f.url !== 'string' || f.url.length === 0) return { refused: 'offer_malformed', target, detail: 'url is missing or empty' };
   const inUrl = urlModel(f.url);
   if (inUrl === undefined) return { refused: 'offer_malformed', target, detail: `url ${JSON.stringify(f.url.slice(0, 200))} does not parse` };
   let sha256: string | null = null;
+  if (!vets) return { url: f.url, target, sha256: f.checksum === null || f.checksum === undefined || f.checksum === '' ? null : lenientChecksum(f.checksum) };
   if (f.checksum !== null && f.checksum !== undefined && f.checksum !== '') {
     if (!/^[0-9a-fA-F]{64}$/.test(f.checksum)) return { refused: 'offer_malformed', target, detail: 'checksum is not 64 hex characters' };
     sha256 = f.checksum.toLowerCase();
@@ -91,27 +104,27 @@ function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string
   return { url: f.url, target, sha256 };
 }
 
-/** Read a `cmd/ota` payload. */
-export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string, lastInvalid: string | null = null): Offer | Refusal {
+/** Read a `cmd/ota` payload; `vets` as in BehaviourRules.vetsImage. */
+export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string, lastInvalid: string | null = null, vets = true): Offer | Refusal {
   const json = parseJson(payload);
   if (json === undefined) return { refused: 'offer_malformed', target: 'unknown', detail: 'payload is not JSON' };
   const cmd = Command.safeParse(json);
   if (!cmd.success) return { refused: 'offer_malformed', target: 'unknown', detail: `payload is not an OTA command: ${cmd.error.issues[0]?.message ?? 'invalid'}` };
   const d = cmd.data;
-  return judge(config, runningVersion, lastInvalid, { url: d.url, version: d.version, checksum: d.checksum, model: d.device_model });
+  return judge(config, runningVersion, lastInvalid, { url: d.url, version: d.version, checksum: d.checksum, model: d.device_model }, vets);
 }
 
 /** What a check answer means: nothing to do, an offer, a refused offer, or an unusable answer. */
 export type CheckOutcome = { readonly none: true } | { readonly unusable: string } | Offer | Refusal;
 
-/** Read a `/api/firmware/check` answer. */
-export function offerFromCheck(config: DeviceConfig, runningVersion: string, status: number, body: string, lastInvalid: string | null = null): CheckOutcome {
+/** Read a `/api/firmware/check` answer; `vets` as in BehaviourRules.vetsImage. */
+export function offerFromCheck(config: DeviceConfig, runningVersion: string, status: number, body: string, lastInvalid: string | null = null, vets = true): CheckOutcome {
   if (status !== 200) return { unusable: `check answered HTTP ${status}` };
   const parsed = CheckBody.safeParse(parseJson(body));
   if (!parsed.success) return { unusable: 'check answer is not a FirmwareCheckResponse' };
   const d = parsed.data;
   if (!d.update_available) return { none: true };
-  return judge(config, runningVersion, lastInvalid, { url: d.download_url, version: d.latest_version, checksum: d.checksum_sha256, model: d.device_model });
+  return judge(config, runningVersion, lastInvalid, { url: d.download_url, version: d.latest_version, checksum: d.checksum_sha256, model: d.device_model }, vets);
 }
 
 export function isRefusal(x: object): x is Refusal {

@@ -20,11 +20,11 @@ import type { DeviceConfig } from './config.js';
 import { failureInfo, type FailureReason } from './reasons.js';
 import type { BootInfo, DeviceEffect } from './types.js';
 import { deviceTimestamp } from './wall-clock.js';
+import type { ProgressStateName } from './behaviour.js';
 
 type Running = Extract<BootInfo, { ok: true }>;
 
-/** A title-case `OtaClient::stateToString` progress state this device emits. */
-export type ProgressStateName = 'Downloading' | 'Verifying' | 'Installing';
+export type { ProgressStateName };
 
 export type Report =
   /** The offer was accepted (MQTT ack). */
@@ -33,7 +33,7 @@ export type Report =
       readonly downloaded: number; readonly total: number; readonly elapsedMs: number }
   /** The boot partition is set; the device restarts after the configured delay. */
   | { readonly kind: 'rebooting'; readonly target: string }
-  /** The new image runs and is confirmed. */
+  /** The new image runs and is confirmed (or, for firmware that reports before its restart, is installed). */
   | { readonly kind: 'success'; readonly target: string }
   /** The attempt failed; `percent` is how far the download got (for the `Failed` progress message). */
   | { readonly kind: 'failure'; readonly target: string; readonly reason: FailureReason; readonly detail: string;
@@ -50,8 +50,11 @@ export interface ReportContext {
 }
 
 const HTTP_STATUS: Record<ProgressStateName, UpdateStatusValue> = {
-  Downloading: 'downloading', Verifying: 'downloaded', Installing: 'installing',
+  Checking: 'downloading', Downloading: 'downloading', Verifying: 'downloaded', Installing: 'installing', Complete: 'installing',
 };
+
+/** The version a success report names: the offer's, or the running one when the offer named none. */
+const installed = (c: ReportContext, target: string): string => (target === 'unknown' ? c.running.version : target);
 
 /** The topic names of a device's configuration. */
 export function deviceTopics(config: DeviceConfig): Topics {
@@ -99,7 +102,7 @@ function mqttReport(c: ReportContext, r: Report): DeviceEffect[] {
       return [{ type: 'mqtt-publish', topic: t.edgeStatus(id), payload: edgeStatus(c, 'rebooting'), qos: 0, retain: true }];
     case 'success':
       return [pub('result', legacy
-        ? { timestamp: ts, success: true, version: c.running.version, message: 'Success' }
+        ? { timestamp: ts, success: true, version: installed(c, r.target), message: 'Success' }
         : { timestamp: ts, current_version: c.running.version, target_version: r.target, success: true, result_code: 0, message: 'Success' })];
     case 'failure': {
       const f = failureInfo(r.reason, r.esp);
@@ -126,7 +129,7 @@ function httpReport(c: ReportContext, r: Report): DeviceEffect[] {
     case 'accepted': return [];
     case 'rebooting': return [];
     case 'progress': return [body(r.target, HTTP_STATUS[r.state], r.percent)];
-    case 'success': return [body(c.running.version, 'success', 100)];
+    case 'success': return [body(installed(c, r.target), 'success', 100)];
     case 'failure': {
       const f = failureInfo(r.reason, r.esp);
       const esp = f.esp === null ? '' : ` (${f.esp})`;

@@ -59,6 +59,8 @@ export class MqttLink {
   #generation = 0;
   /** QoS 1 messages not yet acknowledged, oldest first. */
   readonly #outbox = new Set<OutboxEntry>();
+  /** Events held while the session is not serviced (a blocking download), or null while it is. */
+  #held: DeviceEvent[] | null = null;
 
   constructor(deps: LinkDeps) {
     this.#d = deps;
@@ -69,11 +71,12 @@ export class MqttLink {
     return this.#client !== null;
   }
 
-  /** Open a clean session with the effect's client id, keepalive and last will. */
+  /** Open a session with the effect's client id, clean flag, keepalive and last will. */
   connect(effect: ConnectEffect, delayMs = 0): void {
     this.close(false);
     const generation = ++this.#generation;
     const d = this.#d;
+    const timer = clockTimer(d.clock);
     const connector = d.connector;
     if (connector === undefined) {
       d.emit({ type: 'mqtt-failed', reason: 'no MQTT connector was given to this device' });
@@ -81,13 +84,19 @@ export class MqttLink {
     }
     const options: IClientOptions = {
       clientId: effect.clientId,
-      clean: true,
+      clean: effect.clean,
       keepalive: effect.keepaliveS,
       reconnectPeriod: 0,
       connectTimeout: d.connectTimeoutMs,
       protocolVersion: 4,
       will: { topic: effect.will.topic, payload: Buffer.from(effect.will.payload), qos: effect.will.qos, retain: effect.will.retain },
-      timerVariant: clockTimer(d.clock) as unknown as IClientOptions['timerVariant'],
+      // Keepalive ticks are skipped while the session is not serviced: no PINGREQ goes out.
+      timerVariant: {
+        set: (fn: () => void, ms: number) => timer.set(() => {
+          if (this.#held === null) fn();
+        }, ms),
+        clear: (id: number) => timer.clear(id),
+      } as unknown as IClientOptions['timerVariant'],
     };
     const open = (): void => {
       if (generation !== this.#generation) return;
@@ -106,7 +115,7 @@ export class MqttLink {
     }
     this.#client = client;
     client.on('message', (topic, payload) => {
-      if (generation === this.#generation) this.#d.emit({ type: 'mqtt-message', topic, payload: payload.toString('utf8') });
+      if (generation === this.#generation) this.#deliver({ type: 'mqtt-message', topic, payload: payload.toString('utf8') });
     });
     client.on('error', (e) => this.#d.log(`mqtt: ${why(e)}`));
     client.on('close', () => {
@@ -114,10 +123,30 @@ export class MqttLink {
       this.#generation++;
       this.#client = null;
       client.end(true);
-      this.#d.emit({ type: 'mqtt-down', reason: 'connection lost' });
+      this.#deliver({ type: 'mqtt-down', reason: 'connection lost' });
     });
     this.#resend();
     this.#d.emit({ type: 'mqtt-up' });
+  }
+
+  #deliver(e: DeviceEvent): void {
+    if (this.#held === null) this.#d.emit(e);
+    else this.#held.push(e);
+  }
+
+  /**
+   * Stop or restart servicing the session (PubSubClient's `client.loop()`): while stopped no
+   * keepalive ping goes out, and incoming messages and a lost connection are held until servicing
+   * restarts, then delivered in order. Publishes go out regardless.
+   */
+  service(serviced: boolean): void {
+    if (!serviced) {
+      this.#held ??= [];
+      return;
+    }
+    const held = this.#held;
+    this.#held = null;
+    for (const e of held ?? []) this.#d.emit(e);
   }
 
   subscribe(topic: string, qos: 0 | 1): void {
@@ -150,9 +179,10 @@ export class MqttLink {
     return this.#outbox.size;
   }
 
-  /** The chip reset: the outbox was in RAM. */
+  /** The chip reset: the outbox was in RAM, and so was a stopped `client.loop()` (held events are dropped). */
   clearOutbox(): void {
     this.#outbox.clear();
+    this.#held = null;
   }
 
   #send(entry: OutboxEntry): void {

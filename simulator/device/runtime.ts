@@ -9,6 +9,7 @@
 import type { Cancel } from '../../protocol/clock.js';
 import { NO_FAULTS, type FaultProfile } from '../faults/profile.js';
 import { deviceFaults, type DeviceFaults } from '../faults/decide.js';
+import type { BehaviourRules } from './behaviour.js';
 import { parseDeviceConfig, type DeviceConfig, type DeviceConfigInput } from './config.js';
 import { initialState, transition } from './machine.js';
 import type { DevicePorts } from './ports.js';
@@ -36,6 +37,8 @@ export interface DeviceRuntimeOptions {
   readonly httpTimeoutMs?: number;
   /** MQTT CONNACK wait. Default 10,000. */
   readonly mqttConnectTimeoutMs?: number;
+  /** The firmware's behaviour rules, for a firmware variant that is no named profile. Default: `config.behaviour`'s row. */
+  readonly rules?: BehaviourRules;
 }
 
 /** One virtual ESP32 running the OTA client firmware. */
@@ -57,7 +60,7 @@ export class DeviceRuntime implements AsyncDisposable {
   private constructor(opts: DeviceRuntimeOptions, ports: DevicePorts) {
     this.config = parseDeviceConfig(opts.config);
     this.faults = deviceFaults(opts.faults ?? NO_FAULTS, this.config.seed, this.config.deviceId);
-    this.#ctx = { config: this.config, faults: this.faults };
+    this.#ctx = { config: this.config, faults: this.faults, ...(opts.rules === undefined ? {} : { rules: opts.rules }) };
     this.#ports = ports;
     serverPath(opts.serverUrl, '/'); // validates the URL now rather than at the first request
     const emit = (e: DeviceEvent): void => this.#emit(e);
@@ -185,6 +188,9 @@ export class DeviceRuntime implements AsyncDisposable {
         return;
       case 'mqtt-close':
         this.#link.close(f.graceful);
+        return;
+      case 'mqtt-service':
+        this.#link.service(f.serviced);
         return;
       case 'http-check':
         observer?.wire?.({ kind: 'http', method: 'GET', url: '/api/firmware/check' }, now);

@@ -13,6 +13,7 @@ import type { UpdateStatusBody } from '../../protocol/payloads.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceFaults } from '../faults/decide.js';
 import type { FailureReason } from './reasons.js';
+import type { BehaviourRules } from './behaviour.js';
 
 export type { DeviceConfig, DeviceConfigInput } from './config.js';
 
@@ -131,6 +132,10 @@ export interface Job {
   readonly requests: number;
   /** `esp_app_desc_t.version` of the incoming image, once its header is in. */
   readonly image: string | null;
+  /** Device time (ms) of the last download progress report (time-throttled progress), or null. */
+  readonly reportedAt: number | null;
+  /** The body's SHA-256 differs from the offer's, found at the end of the body (checked after activation). */
+  readonly shaMismatch: string | null;
 }
 
 /**
@@ -259,17 +264,25 @@ export type DeviceEffect =
   | { readonly type: 'ota'; readonly op: 'end' | 'set-boot' | 'mark-valid' | 'abort' | 'mark-invalid' }
   | { readonly type: 'set-timer'; readonly name: TimerName; readonly delayMs: number }
   | { readonly type: 'cancel-timer'; readonly name: TimerName }
-  /** Open the MQTT session (clean session, client id = device id, LWT retained QoS 1). */
+  /** Open the MQTT session (client id = device id, LWT retained QoS 1). */
   | {
       readonly type: 'mqtt-connect';
       readonly clientId: string;
       readonly keepaliveS: number;
+      /** Clean session (else the broker keeps subscriptions and queued QoS 1 messages across connects). */
+      readonly clean: boolean;
       readonly will: { readonly topic: string; readonly payload: string; readonly qos: 1; readonly retain: true };
     }
   | { readonly type: 'mqtt-subscribe'; readonly topic: string; readonly qos: 0 | 1 }
   | { readonly type: 'mqtt-publish'; readonly topic: string; readonly payload: string; readonly qos: 0 | 1; readonly retain: boolean }
   /** Close the session: `graceful` sends DISCONNECT (no LWT); otherwise the socket just dies (LWT fires). */
   | { readonly type: 'mqtt-close'; readonly graceful: boolean }
+  /**
+   * Stop (`serviced: false`) or restart servicing the session, as a blocking download stops
+   * `client.loop()`: no keepalive ping goes out and incoming messages and a lost connection wait
+   * until servicing restarts. Publishes still go out (or are dropped when the session is gone).
+   */
+  | { readonly type: 'mqtt-service'; readonly serviced: boolean }
   /** Poll mode: `GET {server}/api/firmware/check?…`; answer `check-response` or `check-failed`. */
   | { readonly type: 'http-check'; readonly query: { readonly device_id: string; readonly device_model: string; readonly current_version: string } }
   /** `POST {server}/api/device/{id}/update-status` with this body; fire and forget. */
@@ -309,10 +322,12 @@ export type DeviceEffect =
 // ---------------------------------------------------------------------------------------------
 // The machine
 
-/** Everything fixed for one device: its configuration and its fault decisions. */
+/** Everything fixed for one device: its configuration, its fault decisions and its firmware's rules. */
 export interface DeviceContext {
   readonly config: DeviceConfig;
   readonly faults: DeviceFaults;
+  /** The firmware's behaviour rules. Default: the row of `config.behaviour` in BEHAVIOUR_RULES. */
+  readonly rules?: BehaviourRules;
 }
 
 /** One step's outcome. */
