@@ -107,21 +107,22 @@ export class MutantRig implements AsyncDisposable {
 
   static async create(): Promise<MutantRig> {
     const aedes = await Aedes.createBroker();
-    let rig: MutantRig | undefined;
+    // The broker and the proxy start before the rig exists; they find it here once it does.
+    const slot: { rig?: MutantRig } = {};
     aedes.authorizePublish = (client, packet, callback) => {
-      const seam = rig?.seams.broker;
+      const seam = slot.rig?.seams.broker;
       if (seam?.publish !== undefined) packet.topic = seam.publish(packet.topic, client?.id ?? null);
       callback(null);
     };
     aedes.authorizeForward = (client, packet) => {
-      const seam = rig?.seams.broker;
+      const seam = slot.rig?.seams.broker;
       return seam?.forward === undefined || seam.forward(packet.topic, client.id) ? packet : null;
     };
     const mqtt = createNetServer((socket) => aedes.handle(socket));
     const mqttPort = await listen(mqtt);
     let target = '';
     const proxy = createHttpServer((req, res) => {
-      void (async () => rig?.forward(target, req, res))().catch((err: unknown) => {
+      void (async () => slot.rig?.forward(target, req, res))().catch((err: unknown) => {
         res.writeHead(502, { 'content-type': 'text/plain' }).end(`mutant proxy: ${(err as Error).message}`);
       });
     });
@@ -138,8 +139,8 @@ export class MutantRig implements AsyncDisposable {
       throw e;
     }
     target = test.url;
-    rig = new MutantRig(url, brokerUrl, test, proxy, mqtt, aedes);
-    return rig;
+    slot.rig = new MutantRig(url, brokerUrl, test, proxy, mqtt, aedes);
+    return slot.rig;
   }
 
   /** Put `mutant`'s seams in place for the next run (undefined: the real server, through the same rig). */
