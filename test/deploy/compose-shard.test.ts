@@ -12,10 +12,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yargs from 'yargs';
 import { fleetCommand } from '../../cli/commands/fleet.js';
 import { UsageError } from '../../protocol/errors.js';
-import { claimKey, claimShard, parseAutoShard, type ShardClaim } from '../../simulator/fleet/index.js';
+import { claimKey, claimShard, fleetKey, parseAutoShard, type ShardClaim } from '../../simulator/fleet/index.js';
 import { DATABASE_URL, postgresReachable } from '../server/store-harness.js';
 
 const pgUp = await postgresReachable('compose-shard');
+/** Terminate the backend holding shard `index` of fleet `key`; how many were terminated. */
+async function killHolder(key: string, index: number): Promise<number> {
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  try {
+    const r = await admin.query<{ n: number }>(
+      `SELECT pg_terminate_backend(pid)::int AS n FROM pg_locks
+       WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`,
+      [claimKey(key) >>> 0, index]);
+    return r.rows.reduce((n, x) => n + x.n, 0);
+  } finally {
+    await admin.end();
+  }
+}
 const uniqueKey = (): string => `otasim-test-fleet:${randomBytes(6).toString('hex')}`;
 const code = (f: () => unknown): string | undefined => {
   try {
@@ -97,17 +111,7 @@ describe.skipIf(!pgUp)('claimShard against PostgreSQL', () => {
   it('a replica whose connection dies loses its claim (and says so); the index is free again', async () => {
     const key = uniqueKey();
     const victim = await claim(key, 2);
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    try {
-      const r = await admin.query<{ n: number }>(
-        `SELECT pg_terminate_backend(pid)::int AS n FROM pg_locks
-         WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2`,
-        [claimKey(key) >>> 0, victim.shard.index]);
-      expect(r.rows.map((x) => x.n)).toEqual([1]);
-    } finally {
-      await admin.end();
-    }
+    expect(await killHolder(key, victim.shard.index)).toBe(1);
     const lost = await victim.lost;
     expect(lost).toBeInstanceOf(Error);
     expect((await claim(key, 2)).shard.index).toBe(victim.shard.index);
@@ -150,5 +154,22 @@ describe('otasim fleet --shard auto/n', () => {
     expect(db.size).toBe(3);
     expect(new Set([...da, ...db]).size).toBe(6);
     for (const r of [a, b]) expect((JSON.parse(r.stdout) as { devices: number }).devices).toBe(3);
+  }, 120_000);
+
+  it.skipIf(!pgUp)('a replica that loses its claim mid-run stops, says why, and exits 1 (never runs a shard twice)', async () => {
+    const prefix = `lost${randomBytes(3).toString('hex')}`;
+    const running = fleet(['--devices', '2', '--server', 'embedded', '--prefix', prefix, '--shard', 'auto/1',
+      '--shard-claim', DATABASE_URL, '--duration', '10m', '--json']);
+    // The claim is taken before anything else starts; kill its connection once it is there.
+    let killed = 0;
+    while (killed === 0) {
+      killed = await killHolder(fleetKey(prefix, 2, 1), 1);
+      if (killed === 0) await new Promise((r) => setImmediate(r));
+    }
+    const r = await running;
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toMatch(/otasim fleet: lost the shard claim \(.+\), stopping/);
+    expect(r.status).toBe(1);
+    expect((JSON.parse(r.stdout) as { ended: string }).ended).toBe('signal');
   }, 120_000);
 });
