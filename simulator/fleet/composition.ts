@@ -9,6 +9,7 @@
  * models:   { esp32: 8, esp32s3: 2 }           # weights
  * versions: { "1.0.0": 9, "0.9.0": 1 }
  * groups:   { canary: 0.1, eu: 0.5 }           # each an independent share; a device may be in several
+ * behaviours: { esp-idf: 3, paku-core: 7 }     # firmware behaviour profiles (simulator/device)
  * faults:
  *   - { name: healthy, weight: 95 }
  *   - { name: crashy, weight: 5, profile: { faults: [ { kind: boot_crash, mode: always } ] } }
@@ -21,6 +22,7 @@ import { CHIP_NAMES, isChipName, type ChipName } from '../esp32/index.js';
 import { faultProfile, NO_FAULTS, type FaultProfile } from '../faults/index.js';
 import { unit } from '../faults/rng.js';
 import { Slug } from '../../protocol/payloads.js';
+import { BEHAVIOURS, type Behaviour } from '../device/config.js';
 
 const weight = z.number().positive().max(1e9);
 
@@ -36,6 +38,11 @@ export const CompositionSchema = z.strictObject({
   models: z.record(Slug, ModelEntry).refine((m) => Object.keys(m).length > 0, 'needs at least one model').default({ esp32: 1 }),
   /** Starting firmware version → weight. Default `{ "1.0.0": 1 }`. */
   versions: z.record(z.string().min(1).max(31), weight).refine((m) => Object.keys(m).length > 0, 'needs at least one version').default({ '1.0.0': 1 }),
+  /**
+   * Firmware behaviour profile → weight, so one fleet mixes the ideal `esp-idf` client with `paku-core`
+   * devices as built. Default: none, every device takes the fleet's device config (`esp-idf` unless set).
+   */
+  behaviours: z.partialRecord(z.enum(BEHAVIOURS), weight).refine((m) => Object.keys(m).length > 0, 'needs at least one behaviour').optional(),
   /** Group name → share of devices in it (0…1), drawn independently per group. Default none. */
   groups: z.record(z.string().min(1).max(64), z.number().min(0).max(1)).default({}),
   /** Fault-profile mix: each entry a name, a weight and a profile (simulator/faults). Default: no faults. */
@@ -52,6 +59,8 @@ export interface Composition {
   readonly models: readonly { readonly name: string; readonly chip: ChipName; readonly cum: number }[];
   readonly versions: readonly { readonly name: string; readonly cum: number }[];
   readonly groups: readonly { readonly name: string; readonly share: number }[];
+  /** Behaviour mix, or null when the composition names none. */
+  readonly behaviours: readonly { readonly name: Behaviour; readonly cum: number }[] | null;
   readonly faults: readonly { readonly name: string; readonly profile: FaultProfile; readonly cum: number }[];
 }
 
@@ -62,6 +71,8 @@ export interface DeviceTraits {
   /** Version of the factory image it starts on. */
   readonly version: string;
   readonly groups: readonly string[];
+  /** Its firmware behaviour profile, or null when the composition names no mix. */
+  readonly behaviour: Behaviour | null;
   /** Name of its fault-profile entry. */
   readonly faultName: string;
   /** The profile itself (shared by every device with the same entry). */
@@ -95,7 +106,9 @@ export function composition(value: unknown, source = 'fleet composition'): Compo
     names.add(f.name);
     return { name: f.name, weight: f.weight, profile: f.profile === undefined ? NO_FAULTS : faultProfile(f.profile, `${source}: faults.${i}.profile`) };
   })).map(({ name, profile, cum }) => ({ name, profile, cum }));
-  return Object.freeze({ models, versions, groups: Object.entries(c.groups).map(([name, share]) => ({ name, share })), faults });
+  const behaviours = c.behaviours === undefined ? null
+    : cumulative(Object.entries(c.behaviours).map(([name, w]) => ({ name: name as Behaviour, weight: w as number }))).map(({ name, cum }) => ({ name, cum }));
+  return Object.freeze({ models, versions, groups: Object.entries(c.groups).map(([name, share]) => ({ name, share })), behaviours, faults });
 }
 
 /** Read a composition file's text (JSON or YAML). `source` names it in errors. */
@@ -120,6 +133,7 @@ export function traitsOf(c: Composition, seed: number, deviceId: string): Device
     chip: model.chip,
     version: pick(c.versions, unit(seed, deviceId, 'fleet:version')).name,
     groups: c.groups.filter((g) => unit(seed, deviceId, `fleet:group:${g.name}`) < g.share).map((g) => g.name),
+    behaviour: c.behaviours === null ? null : pick(c.behaviours, unit(seed, deviceId, 'fleet:behaviour')).name,
     faultName: fault.name,
     faults: fault.profile,
   };

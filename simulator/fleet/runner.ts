@@ -218,7 +218,7 @@ export class Fleet implements AsyncDisposable {
     });
     const rt = DeviceRuntime.create({
       ...o.runtime,
-      config: { ...o.deviceConfig, deviceId: id.deviceId, mac: id.mac, deviceModel: t.model, seed },
+      config: { ...o.deviceConfig, deviceId: id.deviceId, mac: id.mac, deviceModel: t.model, seed, ...(t.behaviour === null ? {} : { behaviour: t.behaviour }) },
       faults: t.faults, serverUrl: o.serverUrl,
     }, {
       clock: o.clock, http: o.deviceHttp?.(id.deviceId, this.#http) ?? this.#http, mqtt: this.#mqtt, chip,
