@@ -55,7 +55,13 @@ export function certifyServerCommand(ctx: CliContext): CommandModule {
       if (broker !== undefined) checkUrl('broker', broker, ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']);
       const devices = a.devices as number;
       if (!Number.isInteger(devices) || devices < 20 || devices > 10_000) throw new UsageError(`--devices ${String(a.devices)}: expected a whole number from 20 to 10000`);
-      const timeoutMs = parseDuration(str(a, 'timeout') ?? '10s');
+      const timeoutText = str(a, 'timeout') ?? '10s';
+      let timeoutMs: number;
+      try {
+        timeoutMs = parseDuration(timeoutText);
+      } catch {
+        throw new UsageError(`--timeout ${timeoutText}: expected e.g. 500ms, 10s, 1m`);
+      }
       if (timeoutMs < 100) throw new UsageError(`--timeout ${String(a.timeout)}: at least 100ms`);
       let report;
       try {
