@@ -1,0 +1,117 @@
+/**
+ * What the harness reads during a run. The fleet side comes from the devices themselves: the
+ * version each chip booted, the fleet states, outcomes and reason codes, and — at the end — which
+ * chips can no longer boot any app (the core's flash inspector runs the bootloader on a copy of
+ * each device's flash). The server side comes from the admin API: plan statuses, and for a seeds'
+ * rollout whether it is active and whether every device it decides for runs its version
+ * (`completed`), judged with the server's own targeting rule over the fleet's identities.
+ */
+import { decidingRollout } from '../../server/rollout/offer.js';
+import type { Bucketing } from '../../server/rollout/targeting.js';
+import { Flash, runBootloader } from '../../simulator/esp32/index.js';
+import { traitsOf, type Composition } from '../../simulator/fleet/composition.js';
+import type { Fleet } from '../../simulator/fleet/runner.js';
+import type { AdminClient, RolloutInfo } from './admin.js';
+import type { RolloutStatus, Snapshot } from './checks.js';
+
+/** Running version → devices, read from each device's last boot. */
+export function runningVersions(fleet: Fleet): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = fleet.first; i < fleet.first + fleet.devices; i++) {
+    const v = fleet.runtime(i)?.state.running?.version;
+    if (v !== undefined) out[v] = (out[v] ?? 0) + 1;
+  }
+  return out;
+}
+
+/**
+ * Devices whose chip would boot nothing at the next reset: the core's bootloader runs, with the
+ * chip's own configuration and eFuses, over a copy of its flash (so the otadata rewrites a boot
+ * makes never touch the device).
+ */
+export function countBricked(fleet: Fleet): number {
+  let n = 0;
+  for (let i = fleet.first; i < fleet.first + fleet.devices; i++) {
+    const chip = fleet.chip(i);
+    if (chip === undefined) continue;
+    const copy = Flash.create(chip.flash.size, [{ addr: 0, data: chip.flash.read(0, chip.flash.size) }]);
+    if (!runBootloader({ flash: copy, efuse: chip.efuse, config: chip.config }).ok) n++;
+  }
+  return n;
+}
+
+/** A device as targeting reads it. */
+interface Target {
+  readonly index: number;
+  readonly device_id: string;
+  readonly device_model: string;
+  readonly mac_address: string;
+  readonly groups: readonly string[];
+}
+
+/** Reads rollout and plan statuses for the names a check needs. */
+export class RolloutObserver {
+  #targets: Target[] | null = null;
+
+  constructor(private readonly admin: AdminClient, private readonly fleet: Fleet, private readonly comp: Composition,
+    private readonly seed: number, private readonly bucketing: Bucketing, private readonly plans: ReadonlySet<string>) {}
+
+  /** The fleet's devices with the identity the server targets on (model, MAC, composition groups). */
+  #devices(): Target[] {
+    if (this.#targets !== null) return this.#targets;
+    const out: Target[] = [];
+    for (let i = this.fleet.first; i < this.fleet.first + this.fleet.devices; i++) {
+      const c = this.fleet.runtime(i)?.config;
+      if (c === undefined) return out; // not all started yet: do not cache
+      out.push({ index: i, device_id: c.deviceId, device_model: c.deviceModel, mac_address: c.mac, groups: traitsOf(this.comp, this.seed, c.deviceId).groups });
+    }
+    this.#targets = out;
+    return out;
+  }
+
+  /** Statuses of `names` (plans and seeds' rollouts). A name the server does not know is left out. */
+  async statuses(names: readonly string[]): Promise<Map<string, RolloutStatus>> {
+    const out = new Map<string, RolloutStatus>();
+    if (names.length === 0) return out;
+    const needPlans = names.some((n) => this.plans.has(n));
+    const needRollouts = names.some((n) => !this.plans.has(n));
+    const plans = needPlans ? await this.admin.plans() : [];
+    const rollouts = needRollouts ? await this.admin.rollouts() : [];
+    for (const name of names) {
+      if (this.plans.has(name)) {
+        const p = plans.find((x) => x.name === name);
+        if (p !== undefined) out.set(name, { kind: 'plan', state: p.status, phase: p.phase, detail: `phase ${p.phase + 1}/${p.phases}`, label: `phase ${p.phase + 1}/${p.phases}` });
+        continue;
+      }
+      const r = rollouts.find((x) => x.name === name);
+      if (r !== undefined) out.set(name, this.#rolloutStatus(r, rollouts));
+    }
+    return out;
+  }
+
+  /** active / inactive, or completed: active, deciding for at least one device, and all of those run its version. */
+  #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[]): RolloutStatus {
+    const label = `${r.target_type} ${r.rollout_percentage ?? 100}%`;
+    if (!r.is_active) return { kind: 'rollout', state: 'inactive', label };
+    const rules = all.filter((x) => x.is_active && x.device_model === r.device_model)
+      .map((x) => ({ ...x, created_at: new Date(x.created_at) }));
+    let targets = 0;
+    let done = 0;
+    for (const d of this.#devices()) {
+      if (d.device_model !== r.device_model || decidingRollout(d, rules, this.bucketing)?.id !== r.id) continue;
+      targets++;
+      if (this.fleet.runtime(d.index)?.state.running?.version === r.firmware_version) done++;
+    }
+    const detail = `${done}/${targets} targeted devices run ${r.firmware_version}`;
+    return { kind: 'rollout', state: targets > 0 && done === targets ? 'completed' : 'active', detail, label };
+  }
+}
+
+/** The fleet part of a snapshot (rollout statuses and the bricked count are added by the caller). */
+export function fleetSnapshot(fleet: Fleet, rollouts: ReadonlyMap<string, RolloutStatus>, bricked: number | null): Snapshot {
+  const summary = fleet.summary('done');
+  return {
+    devices: fleet.devices, counts: summary.counts, versions: runningVersions(fleet), errors: summary.errors,
+    updateDurations: fleet.updateDurations(), bricked, rollouts,
+  };
+}
