@@ -49,6 +49,18 @@ describe('certify server against otasim server', () => {
     expect(table).toMatch(new RegExp(`^PASS: ${SERVER_REQUIREMENT_IDS.length} passed, 0 failed, 0 errors, 0 skipped`, 'm'));
   }, 240_000);
 
+  it('a paku-legacy server under a two-level topic prefix passes with the matching --protocol and --topic-prefix', async () => {
+    await using legacy = await startServer({ protocol: 'paku-legacy', topicPrefix: 'site/ctf' });
+    const report = await certifyServer({
+      url: legacy.url, apiKey: TEST_KEY, broker: legacy.server.mqttUrl ?? '', protocol: 'paku-legacy', topicPrefix: 'site/ctf', devices: 40, timeoutMs: 3_000,
+    });
+    expect(notPassed(report)).toEqual([]);
+    // Told the wrong profile, the suite sees commands on the other layout and its reports go unheard.
+    const wrong = await certifyServer({ url: legacy.url, apiKey: TEST_KEY, broker: legacy.server.mqttUrl ?? '', topicPrefix: 'site/ctf', devices: 40, timeoutMs: 2_000 });
+    expect(notPassed(wrong).map((c) => `${c.id} ${c.status}`)).toEqual(['SRV-MQTT-001 fail', 'SRV-MQTT-003 fail']);
+    expect(wrong.checks.find((c) => c.id === 'SRV-MQTT-001')?.actual).toMatch(/cmd\/ota on site\/ctf\/devices\/ctf-\w+-m-0000\/cmd\/ota, expected site\/ctf\/edge\//);
+  }, SERVER_START_MS);
+
   it('without a broker, skips the MQTT requirements (and MAC targeting) and passes the rest', async () => {
     const report = await certifyServer({ url: srv.url, apiKey: TEST_KEY, devices: 40 });
     expect(notPassed(report).map((c) => `${c.id} ${c.status}`).sort())
