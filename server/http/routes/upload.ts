@@ -4,13 +4,23 @@
  *
  * Unlike the real service: a duplicate (version, device_model) is 409 and never touches the
  * existing release's bytes (facts §6.18); bad slugs are 422, not 500 (facts §6.21); the bytes are
- * checked as an ESP32 app image for the model's chip; they are stored content-addressed.
+ * checked as an ESP32 app image for the model's chip; they are stored content-addressed, so a
+ * signed image's Secure Boot v2 signature sector is served byte for byte. With `is_signed=true`
+ * the sector (espsecure's layout: at roundup(image, 4 KiB)) is checked and the result kept in the
+ * release's metadata: the signing key's digest (what a device's eFuse holds) when a block verifies,
+ * else the failure, with a warning in the log. Such an upload is not refused, since the seeds'
+ * service takes `is_signed` as a plain flag; the device is the judge, verifying with its own eFuse
+ * digests, and reports a refusal with its reason.
+ *
+ * No name from the request reaches the file system: the multipart filename is ignored and the
+ * bytes are stored under their SHA-256, so `../` in a filename, version or model can name nothing.
  */
 import type { FastifyInstance } from 'fastify';
-import { ConflictError, RequestError } from '../../../protocol/errors.js';
+import { ConflictError, EspError, RequestError } from '../../../protocol/errors.js';
 import { FirmwareUploadQuery } from '../../../protocol/payloads.js';
 import type { HttpDeps } from '../deps.js';
 import { checkFirmware } from '../firmware-check.js';
+import { checkSignedImage } from '../../../simulator/esp32/secure-boot.js';
 import { parseInput } from '../validate.js';
 import type { OfferCache } from '../offer-cache.js';
 
@@ -37,6 +47,10 @@ export function uploadRoute(app: FastifyInstance, deps: HttpDeps, cache: OfferCa
     const bytes = await part.toBuffer(); // throws FST_REQ_FILE_TOO_LARGE (413) past maxUploadBytes
     if (bytes.length === 0) throw new RequestError(422, 'OTASIM_ERR_INVALID_FIRMWARE', 'the uploaded file is empty');
     const fw = checkFirmware(bytes, q.version, q.device_model, config.modelChips);
+    const signature = q.is_signed ? signatureOf(bytes, fw.info.size) : null;
+    if (signature !== null && !signature.verified) {
+      logger.warn({ version: q.version, device_model: q.device_model, failure: signature.failure }, `is_signed=true but no signature verifies: ${signature.message}`);
+    }
     const artifact = await artifacts.put(bytes, { maxBytes: config.maxUploadBytes });
     let release;
     try {
@@ -46,7 +60,8 @@ export function uploadRoute(app: FastifyInstance, deps: HttpDeps, cache: OfferCa
         changelog: q.changelog ?? null, release_notes: q.release_notes ?? null, is_signed: q.is_signed,
         created_by: 'admin',
         metadata: { chip: fw.chip, app_version: fw.info.app?.version ?? null, project_name: fw.info.app?.projectName ?? null,
-          secure_version: fw.info.app?.secureVersion ?? null, idf_version: fw.info.app?.idfVersion ?? null },
+          secure_version: fw.info.app?.secureVersion ?? null, idf_version: fw.info.app?.idfVersion ?? null,
+          ...(signature === null ? {} : { signature }) },
       });
     } catch (e) {
       // A racing upload of the same (version, model) won; drop our bytes unless some release uses them.
@@ -67,4 +82,22 @@ export function uploadRoute(app: FastifyInstance, deps: HttpDeps, cache: OfferCa
       file_size: release.file_size, checksum_sha256: release.checksum_sha256,
     };
   });
+}
+
+/** What an `is_signed=true` upload's signature sector holds: the block that verifies, or why none does. */
+export type UploadSignature =
+  | { readonly verified: true; readonly scheme: string; readonly key_digest: string; readonly block: number }
+  | { readonly verified: false; readonly failure: string; readonly message: string };
+
+function signatureOf(bytes: Uint8Array, imageLength: number): UploadSignature {
+  let v;
+  try {
+    v = checkSignedImage(bytes, imageLength);
+  } catch (e) {
+    // No room for a signature sector after the image: nothing to verify.
+    if (e instanceof EspError) return { verified: false, failure: 'no-signature-sector', message: e.message };
+    throw e;
+  }
+  return v.ok ? { verified: true, scheme: v.block.scheme, key_digest: Buffer.from(v.block.keyDigest).toString('hex'), block: v.block.index }
+    : { verified: false, failure: v.failure, message: v.message };
 }
