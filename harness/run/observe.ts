@@ -3,8 +3,8 @@
  * version each chip booted, the fleet states, outcomes and reason codes, and — at the end — which
  * chips can no longer boot any app (the core's flash inspector runs the bootloader on a copy of
  * each device's flash). The server side comes from the admin API: plan statuses, and for a seeds'
- * rollout whether it is active and whether every device it decides for runs its version
- * (`completed`), judged with the server's own targeting rule over the fleet's identities.
+ * rollout whether it is active and whether every device it decides for runs its version and
+ * reported success (`completed`), judged with the server's own targeting rule over the fleet's identities.
  */
 import { decidingRollout } from '../../server/rollout/offer.js';
 import type { Bucketing } from '../../server/rollout/targeting.js';
@@ -89,7 +89,11 @@ export class RolloutObserver {
     return out;
   }
 
-  /** active / inactive, or completed: active, deciding for at least one device, and all of those run its version. */
+  /**
+   * active / inactive, or completed: active, deciding for at least one device, and every one of
+   * those runs its version and has reported the update's success (a device still in its self-test
+   * runs the version but may yet roll back).
+   */
   #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[]): RolloutStatus {
     const label = `${r.target_type} ${r.rollout_percentage ?? 100}%`;
     if (!r.is_active) return { kind: 'rollout', state: 'inactive', label };
@@ -100,7 +104,7 @@ export class RolloutObserver {
     for (const d of this.#devices()) {
       if (d.device_model !== r.device_model || decidingRollout(d, rules, this.bucketing)?.id !== r.id) continue;
       targets++;
-      if (this.fleet.runtime(d.index)?.state.running?.version === r.firmware_version) done++;
+      if (this.fleet.runtime(d.index)?.state.running?.version === r.firmware_version && this.fleet.stateOf(d.index) === 'success') done++;
     }
     const detail = `${done}/${targets} targeted devices run ${r.firmware_version}`;
     return { kind: 'rollout', state: targets > 0 && done === targets ? 'completed' : 'active', detail, label };
