@@ -39,6 +39,8 @@ export interface Topics {
   otaReply(deviceId: string, reply: OtaReplyKind): string;
   /** Device status / boot announcement / LWT (retained). */
   edgeStatus(deviceId: string): string;
+  /** Subscription filter covering every device's OTA command (what a device, a spy or a certifier listens on). */
+  readonly cmdOtaFilter: string;
   /** Subscription filter covering every OTA reply of every device. */
   readonly otaReplyFilter: string;
   /** Subscription filter covering every device status message. */
@@ -130,6 +132,7 @@ export function topics(opts: { prefix?: string; profile?: ProtocolProfile } = {}
     cmdOta: (id) => fill(t.cmdOta, { prefix, id: checkLevel('device id', id) }),
     otaReply: (id, reply) => fill(t.otaReply, { prefix, id: checkLevel('device id', id), reply }),
     edgeStatus: (id) => fill(t.edgeStatus, { prefix, id: checkLevel('device id', id) }),
+    cmdOtaFilter: fill(t.cmdOta, { prefix, id: '+' }),
     otaReplyFilter: fill(t.otaReply, { prefix, id: '+', reply: '#' }),
     edgeStatusFilter: fill(t.edgeStatus, { prefix, id: '+' }),
     parse(topic) {

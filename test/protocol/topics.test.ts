@@ -12,6 +12,7 @@ describe('topics', () => {
     expect(t.edgeStatus('ESP32-20E955A0')).toBe('paku/edge/ESP32-20E955A0/status');
     expect(t.otaReplyFilter).toBe('paku/edge/+/ota/#');
     expect(t.edgeStatusFilter).toBe('paku/edge/+/status');
+    expect(t.cmdOtaFilter).toBe('paku/edge/+/cmd/ota');
   });
 
   it('paku-legacy is the seeds\' documented layout; status stays on edge', () => {
@@ -20,6 +21,7 @@ describe('topics', () => {
     expect(t.otaReply('d1', 'result')).toBe('site/a/devices/d1/ota/result');
     expect(t.edgeStatus('d1')).toBe('site/a/edge/d1/status');
     expect(t.otaReplyFilter).toBe('site/a/devices/+/ota/#');
+    expect(t.cmdOtaFilter).toBe('site/a/devices/+/cmd/ota');
     expect(t.parse('site/a/devices/d1/ota/result')).toEqual({ kind: 'ota', reply: 'result', deviceId: 'd1' });
     expect(t.parse('site/a/edge/d1/ota/result')).toBeUndefined();
   });
