@@ -45,6 +45,7 @@ export function certifyServerCommand(ctx: CliContext): CommandModule {
     command: 'server',
     describe: 'Check an OTA server against the protocol: requirement ids, a table, JUnit/JSON reports',
     builder: (y: Argv) => y
+      .version(false)
       .options(CERTIFY_SERVER_FLAGS)
       .example('$0 certify server --url http://staging:8080 --api-key $KEY --junit certify.xml', 'HTTP requirements; MQTT ones skip')
       .example('$0 certify server --url http://127.0.0.1:8080 --api-key $KEY --broker mqtt://127.0.0.1:1883', 'every requirement'),

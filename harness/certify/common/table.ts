@@ -1,13 +1,14 @@
 /**
- * The console form of a certify run: one row per requirement (id, status, name, why), then a
- * one-line verdict with counts. Plain text, no colour, so CI logs stay readable.
+ * The console form of a certify run: one row per requirement (id, result, name), the reason under
+ * each row that did not pass, then a one-line verdict with counts. Plain text, no colour, so CI
+ * logs stay readable.
  */
 import type { CheckResult, SuiteReport } from '../../report/model.js';
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' };
 
-/** Longest `why` column before it is cut, in characters. */
-const MAX_WHY = 160;
+/** Longest reason line before it is cut, in characters. */
+const MAX_WHY = 400;
 
 function oneLine(s: string): string {
   const flat = s.replace(/\s+/g, ' ').trim();
@@ -24,10 +25,12 @@ function why(c: CheckResult): string {
 export function formatSuiteTable(report: SuiteReport): string {
   const rows = [...report.checks, ...(report.findings ?? [])];
   const idW = Math.max(2, ...rows.map((c) => c.id.length));
-  const nameW = Math.min(60, Math.max(11, ...rows.map((c) => c.name.length)));
-  const pad = (s: string, w: number): string => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
-  const lines = [`certify ${report.suite}: ${report.target}`, `${pad('ID', idW)}  ${pad('RESULT', 6)}  ${pad('REQUIREMENT', nameW)}  WHY`];
-  for (const c of rows) lines.push(`${pad(c.id, idW)}  ${pad(MARK[c.status], 6)}  ${pad(c.name, nameW)}  ${why(c)}`.trimEnd());
+  const lines = [`certify ${report.suite}: ${report.target}`, `${'ID'.padEnd(idW)}  RESULT  REQUIREMENT`];
+  for (const c of rows) {
+    lines.push(`${c.id.padEnd(idW)}  ${MARK[c.status].padEnd(6)}  ${c.name}`);
+    const reason = why(c);
+    if (reason !== '') lines.push(`${' '.repeat(idW + 10)}↳ ${reason}`);
+  }
   const count = (s: CheckResult['status']): number => report.checks.filter((c) => c.status === s).length;
   const summary = `${count('pass')} passed, ${count('fail')} failed, ${count('error')} errors, ${count('skip')} skipped`;
   const verdict = report.verdict.toUpperCase();
