@@ -95,11 +95,11 @@ export class Environment {
     }
   }
 
-  /** Embedded aedes: refuse everyone (`true`) or let them back in. */
-  setBrokerOutage(down: boolean): void {
+  /** Embedded aedes: refuse everyone (`true`; returns the clients dropped) or let them back in. */
+  setBrokerOutage(down: boolean): number {
     const b = this.#embedded?.server.broker;
     if (b === null || b === undefined) throw new ScenarioError({ file: 'environment' }, 'a broker outage needs the embedded broker');
-    b.setOutage(down);
+    return b.setOutage(down);
   }
 
   /** Close the embedded server, wait `downMs` wall ms, and start it again on the same data and ports. */

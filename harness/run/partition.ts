@@ -13,6 +13,8 @@ type AnyHandler = Dispatcher.DispatchHandler & Record<string, unknown>;
 
 /** Devices cut off now; the connector and per-device dispatchers consult it on every call. */
 export class NetworkGate {
+  /** What the partition did so far: sessions dropped, connects refused, requests failed or aborted. */
+  readonly stats = { droppedSessions: 0, refusedConnects: 0, failedRequests: 0 };
   readonly #cut = new Set<string>();
   readonly #clients = new Map<string, MqttClient>();
   readonly #inflight = new Map<string, Set<Abortable>>();
@@ -26,8 +28,15 @@ export class NetworkGate {
   cut(deviceIds: Iterable<string>): void {
     for (const id of deviceIds) {
       this.#cut.add(id);
-      this.#clients.get(id)?.stream.destroy(new Error('network partition'));
-      for (const a of this.#inflight.get(id) ?? []) a.abort(new Error('network partition'));
+      const client = this.#clients.get(id);
+      if (client !== undefined) {
+        this.stats.droppedSessions++;
+        client.stream.destroy(new Error('network partition'));
+      }
+      for (const a of this.#inflight.get(id) ?? []) {
+        this.stats.failedRequests++;
+        a.abort(new Error('network partition'));
+      }
     }
   }
 
@@ -40,7 +49,10 @@ export class NetworkGate {
   connector(inner: MqttConnector): MqttConnector {
     return async (opts) => {
       const id = String(opts.clientId ?? '');
-      if (this.#cut.has(id)) throw new Error('connect ETIMEDOUT (network partition)');
+      if (this.#cut.has(id)) {
+        this.stats.refusedConnects++;
+        throw new Error('connect ETIMEDOUT (network partition)');
+      }
       const client = await inner(opts);
       if (id !== '') {
         this.#clients.set(id, client);
@@ -68,6 +80,7 @@ class GatedDispatcher extends Dispatcher {
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const h = handler as AnyHandler;
     if (this.gate.blocked(this.deviceId)) {
+      this.gate.stats.failedRequests++;
       queueMicrotask(() => {
         const err = Object.assign(new Error('connect ETIMEDOUT (network partition)'), { code: 'ETIMEDOUT' });
         if (typeof h.onResponseError === 'function') (h.onResponseError as (c: unknown, e: Error) => void)(null, err);

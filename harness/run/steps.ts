@@ -9,7 +9,7 @@ import { OtasimError } from '../../protocol/errors.js';
 import { unit } from '../../simulator/faults/rng.js';
 import { fleetIdentity } from '../../simulator/fleet/identity.js';
 import type { Fleet } from '../../simulator/fleet/runner.js';
-import type { CheckResult, RunEvent } from '../report/model.js';
+import type { CheckResult } from '../report/model.js';
 import type { Scenario } from '../scenario/loader.js';
 import type { StepData } from '../scenario/schema.js';
 import { formatMs } from '../scenario/units.js';
@@ -182,8 +182,8 @@ export async function runStep(ctx: StepContext, step: StepData, index: number): 
   if (step.fault !== undefined) {
     const f = step.fault;
     if (f.broker_outage !== undefined) {
-      ctx.env.setBrokerOutage(true);
-      ctx.event('fault', `broker outage begins (${formatMs(f.broker_outage)})`);
+      const dropped = ctx.env.setBrokerOutage(true);
+      ctx.event('fault', `broker outage begins: ${dropped} clients disconnected, connects refused for ${formatMs(f.broker_outage)}`);
       try {
         await sleep(ctx.clock, f.broker_outage, ctx.signal).catch(() => {});
       } finally {
@@ -198,7 +198,8 @@ export async function runStep(ctx: StepContext, step: StepData, index: number): 
         await sleep(ctx.clock, f.partition.for, ctx.signal).catch(() => {});
       } finally {
         ctx.gate.heal();
-        ctx.event('fault', 'partition heals');
+        const st = ctx.gate.stats;
+        ctx.event('fault', `partition heals: ${st.droppedSessions} sessions dropped, ${st.refusedConnects} connects refused, ${st.failedRequests} requests failed`);
       }
     } else {
       const down = f.server_restart?.down ?? 0;

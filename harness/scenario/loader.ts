@@ -15,7 +15,7 @@ import { parseYamlText } from '../../protocol/yaml.js';
 import { PlanSpec } from '../../server/rollout/plan.js';
 import { PLAN_STATUSES } from '../../server/rollout/policy.js';
 import { inspectImage, isChipName, type ChipName } from '../../simulator/esp32/index.js';
-import { composition, parseComposition, type Composition } from '../../simulator/fleet/composition.js';
+import { composition, CompositionSchema, parseComposition, type Composition } from '../../simulator/fleet/composition.js';
 import { fleetIdentity } from '../../simulator/fleet/identity.js';
 import { parseRate } from '../../simulator/fleet/ramp.js';
 import { Locator } from './locate.js';
@@ -160,6 +160,9 @@ Omit<Scenario, 'file' | 'dir' | 'data'> {
       }
       comp = parseComposition(text, f.composition_file);
     } else {
+      // The schema first, so an issue keeps its exact path (a version key holds dots).
+      const checked = CompositionSchema.safeParse(f.composition ?? {});
+      if (!checked.success) r.zod(['fleet', 'composition'], checked.error.issues[0] as z.core.$ZodIssue);
       comp = composition(f.composition ?? {}, 'composition');
     }
   } catch (e) {

@@ -110,12 +110,15 @@ export class EmbeddedBroker implements AsyncDisposable {
    * Rehearse a broker outage: while `down`, every connected client (devices and the server's own
    * collector and orchestrator alike) is disconnected and every new CONNECT is refused, over TCP
    * and in memory. `setOutage(false)` lets clients back in; they reconnect on their own schedule.
+   * Returns the number of clients disconnected.
    */
-  setOutage(down: boolean): void {
+  setOutage(down: boolean): number {
     this.#refusing = down;
+    if (!down) return 0;
     // aedes keeps its connected clients in `clients` (by id); its typings do not declare it.
-    const clients = (this.aedes as unknown as { clients: Record<string, { close(): void }> }).clients;
-    if (down) for (const c of Object.values(clients)) c.close();
+    const clients = Object.values((this.aedes as unknown as { clients: Record<string, { close(): void }> }).clients);
+    for (const c of clients) c.close();
+    return clients.length;
   }
 
   /**
