@@ -76,6 +76,8 @@ export class CertifyRun {
   readonly v2: string;
   /** Rollouts created (or maybe created) by this run, for cleanup. */
   readonly rollouts = new Set<string>();
+  /** Ids the server gave created rollouts (otasim answers with `rollout_id`; the real service does not). */
+  readonly #rolloutIds = new Map<string, number>();
   readonly #uploads = new Map<string, Promise<Uploaded>>();
   readonly #limit: ReturnType<typeof pLimit>;
 
@@ -132,12 +134,15 @@ export class CertifyRun {
     this.rollouts.add(body.name);
     const r = await this.http.post('/api/admin/rollout/create', { key: true, json: { is_active: true, ...body } });
     if (r.status !== 200) throw new Error(`setup: creating rollout ${body.name} answered ${describe(r)}`);
+    const id = (r.json as { rollout_id?: unknown } | undefined)?.rollout_id;
+    if (typeof id === 'number') this.#rolloutIds.set(body.name, id);
     return r;
   }
 
-  /** Deactivate a rollout by name (seed 001 `POST /api/admin/rollout/{rollout_id}/deactivate`). */
+  /** Deactivate a rollout (seed 001 `POST /api/admin/rollout/{rollout_id}/deactivate`): by its id when the server gave one, else by name. */
   deactivate(name: string): Promise<Reply> {
-    return this.http.post(`/api/admin/rollout/${encodeURIComponent(name)}/deactivate`, { key: true });
+    const ref = this.#rolloutIds.get(name) ?? name;
+    return this.http.post(`/api/admin/rollout/${encodeURIComponent(String(ref))}/deactivate`, { key: true });
   }
 
   checkPath(deviceId: string, model: string, current: string): string {
