@@ -10,8 +10,9 @@ import type { Argv, CommandModule, Options } from 'yargs';
 import { ConfigError, UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
 import {
-  claimShard, composition, fleetKey, parseAutoShard, parseComposition, parseRate, parseShard, runFleet, formatSummary, type RunOptions, type ShardClaim,
+  claimShard, composition, fleetKey, parseAutoShard, parseComposition, parseRate, parseShard, formatSummary, type RunOptions, type ShardClaim,
 } from '../../simulator/fleet/index.js';
+import { parseWorkers, runFleetOn } from '../../simulator/fleet/workers.js';
 import type { CliContext } from '../context.js';
 
 /** Every flag of `otasim fleet`, in `--help` order. */
@@ -35,6 +36,7 @@ export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   'topic-prefix': { type: 'string', default: 'paku', requiresArg: true, describe: 'MQTT topic prefix' },
   protocol: { type: 'string', default: 'paku-edge', choices: [...PROTOCOL_PROFILES], requiresArg: true, describe: 'MQTT wire profile of devices and embedded server' },
   json: { type: 'boolean', default: false, describe: 'print the summary as one JSON object' },
+  workers: { type: 'string', default: 'auto', requiresArg: true, describe: 'worker processes for socket transports: N, or auto (1 unless the devices need more files than one process may open)' },
 };
 
 /** `90s`, `5m`, `1h`, `250ms`, or a bare number of seconds → ms. */
@@ -126,7 +128,8 @@ export function fleetCommand(ctx: CliContext): CommandModule {
       });
       try {
         const stderr = process.stderr as unknown as { isTTY?: boolean };
-        const summary = await runFleet(o, {
+        const workers = parseWorkers(str(argv as Record<string, unknown>, 'workers') ?? 'auto');
+        const summary = await runFleetOn(o, workers, {
           stderr: { write: (s: string) => ctx.stderr.write(s), isTTY: stderr.isTTY === true },
           signal: stop.signal, ...(events === undefined ? {} : { events }),
         });

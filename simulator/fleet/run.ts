@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly prefix?: string;
   readonly seed?: number;
   readonly shard?: Shard;
+  /** An explicit index range of the whole fleet instead of `shard` (worker processes, workers.ts). */
+  readonly range?: { readonly start: number; readonly end: number };
   /** Devices started per second. Default 2,000. */
   readonly rampPerSecond?: number;
   /** Concurrent downloads. Default 64. */
@@ -49,6 +51,8 @@ export interface RunOptions {
   readonly protocol?: ProtocolProfile;
   /** Non-TTY progress line period. Default 5,000. */
   readonly progressEveryMs?: number;
+  /** Source addresses devices' MQTT sockets bind to in turn (mqtt:// only; transport-mqtt.ts). Default none. */
+  readonly localAddresses?: readonly string[];
 }
 
 /** Where a run writes, and how it is stopped. */
@@ -60,12 +64,14 @@ export interface RunIo {
   readonly signal?: AbortSignal;
   /** Progress off (benches). */
   readonly quiet?: boolean;
+  /** Called with the fleet once it is created (a worker process reports its counts through it). */
+  readonly onFleet?: (fleet: Fleet) => void;
 }
 
 const MEMORY = 'memory';
 
 /** The MQTT connector devices use for `broker` (memory, tcp or a URL); UsageError for a broker the server setup cannot serve. */
-export function connectorFor(broker: string, embedded: EmbeddedServer | null): MqttConnector {
+export function connectorFor(broker: string, embedded: EmbeddedServer | null, localAddresses: readonly string[] = []): MqttConnector {
   if (broker === MEMORY) {
     if (embedded === null) throw new UsageError('--broker memory needs --server embedded (the in-memory door is the embedded broker\'s)');
     return (o) => embedded.server.mqttClientFactory(o);
@@ -73,10 +79,10 @@ export function connectorFor(broker: string, embedded: EmbeddedServer | null): M
   if (broker === 'tcp') {
     const url = embedded?.server.mqttUrl ?? null;
     if (url === null) throw new UsageError('--broker tcp needs --server embedded (it connects to the embedded broker\'s TCP listener)');
-    return mqttUrlConnector(url);
+    return mqttUrlConnector(url, {}, localAddresses);
   }
   if (!/^(mqtts?|wss?|tcp|tls):\/\//.test(broker)) throw new UsageError(`--broker ${broker}: expected memory, mqtt://, mqtts://, ws:// or wss://`);
-  return mqttUrlConnector(broker);
+  return mqttUrlConnector(broker, {}, localAddresses);
 }
 
 /** Resolves when `signal` aborts (never without one). */
@@ -103,19 +109,20 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
   let fleet: Fleet | undefined;
   let progress: { stop(): void } | undefined;
   try {
-    const mqtt = connectorFor(o.broker, embedded);
+    const mqtt = connectorFor(o.broker, embedded, o.localAddresses);
     if (embedded !== null && o.rollout !== undefined) {
       for (const m of comp.models) await uploadBuilt(embedded, m.name, m.chip, o.rollout, o.imageBytes ?? 1024 * 1024);
     }
     fleet = Fleet.create({
       devices: o.devices, serverUrl: external ?? (embedded as EmbeddedServer).url, mqtt, clock, http: agent, composition: comp,
-      shard: o.shard ?? WHOLE, deviceConfig: { topicPrefix, protocol },
+      shard: o.shard ?? WHOLE, ...(o.range === undefined ? {} : { range: o.range }), deviceConfig: { topicPrefix, protocol },
       ...(o.prefix === undefined ? {} : { prefix: o.prefix }), ...(o.seed === undefined ? {} : { seed: o.seed }),
       ...(o.rampPerSecond === undefined ? {} : { rampPerSecond: o.rampPerSecond }),
       ...(o.downloads === undefined ? {} : { downloads: o.downloads }),
       ...(sink === null ? {} : { onEvent: (e) => sink.push(e) }),
     });
     const f = fleet;
+    io.onFleet?.(f);
     if (io.quiet !== true) progress = startProgress(f, io.stderr, clock, o.progressEveryMs ?? 5000);
     const ends: Array<Promise<FleetSummary['ended']>> = [aborted(io.signal).then(() => 'signal' as const)];
     if (o.durationMs !== undefined) ends.push(new Promise((r) => clock.setTimer({ delay: o.durationMs as number }, () => r('duration'))));

@@ -36,6 +36,8 @@ export interface FleetOptions {
   readonly seed?: number;
   /** This process's part of the fleet. Default the whole fleet. */
   readonly shard?: Shard;
+  /** An explicit half-open index range of the whole fleet, instead of `shard` (a worker process runs part of its parent's shard). */
+  readonly range?: { readonly start: number; readonly end: number };
   /** Model, version, group and fault mix. Default every device an esp32 on 1.0.0, no faults. */
   readonly composition?: Composition;
   /** OTA server base URL. */
@@ -92,7 +94,7 @@ export class Fleet implements AsyncDisposable {
   #stopped = false;
 
   private constructor(o: FleetOptions) {
-    const range = shardRange(o.devices, o.shard ?? WHOLE);
+    const range = o.range ?? shardRange(o.devices, o.shard ?? WHOLE);
     this.first = range.start;
     this.devices = range.end - range.start;
     this.#o = o;
@@ -116,6 +118,10 @@ export class Fleet implements AsyncDisposable {
       throw new ConfigError(`fleet size ${o.devices} must be an integer in 1…16777216`);
     }
     fleetIdentity(o.prefix ?? DEFAULT_PREFIX, o.devices - 1); // validates prefix and range now
+    const r = o.range;
+    if (r !== undefined && !(Number.isInteger(r.start) && Number.isInteger(r.end) && r.start >= 0 && r.start <= r.end && r.end <= o.devices)) {
+      throw new ConfigError(`fleet range [${r.start}, ${r.end}) must lie within 0…${o.devices}`);
+    }
     const rate = o.rampPerSecond ?? 2000;
     if (!(rate > 0)) throw new ConfigError(`ramp rate ${rate} must be > 0 devices/s`);
     const f = new Fleet(o);
