@@ -14,7 +14,7 @@ import { MutantRig, type ServerMutant } from './kit.js';
 const RUN_MS = 60_000;
 
 async function runSuite(rig: MutantRig): Promise<SuiteReport> {
-  return certifyServer({ url: rig.url, apiKey: rig.apiKey, broker: rig.brokerUrl, devices: 100, timeoutMs: 3_000 });
+  return certifyServer({ url: rig.url, apiKey: rig.apiKey, broker: rig.brokerUrl, devices: 100, timeoutMs: 5_000 });
 }
 
 const notPassed = (r: SuiteReport): string[] => r.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id} ${c.status}`).sort();
