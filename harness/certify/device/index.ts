@@ -1,0 +1,4 @@
+/** The device conformance suite (issue 8): its requirements, the run, and the mutant catalogue. */
+export { certifyDevice, DeviceNotConnected, SELF_TEST_VERSION, type BenchInfo, type CertifyDeviceOptions } from './run.js';
+export { DEVICE_REQUIREMENTS, type DeviceRequirement, type RequirementKey } from './requirements.js';
+export { VIRTUAL_TIMINGS, type VirtualVariant } from './virtual.js';
