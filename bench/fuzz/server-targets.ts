@@ -23,7 +23,10 @@ import { Collector, topicMatches, type Refused } from '../../server/mqtt/index.j
 import type { Store } from '../../server/store/store.js';
 import { buildAppImage } from '../../simulator/esp32/image-builder.js';
 import { target, type FuzzTarget } from './engine.js';
-import { applyMutations, mutationArb } from './mutate.js';
+import { applyMutations, mutationArb, type Mutation } from './mutate.js';
+import { deviceToken } from '../../server/http/auth.js';
+import { createHttpApp } from '../../server/http/app.js';
+import { createMetrics } from '../../server/http/metrics.js';
 
 const enc = new TextEncoder();
 
@@ -109,47 +112,146 @@ function bodyArb(image: Uint8Array): fc.Arbitrary<Body> {
   );
 }
 
-/** One request: a route of the table (or none), its parameters, query, headers and body. */
-export interface HttpCase {
+/** A request built from nothing but the route table: any route, random parameters, query, headers and body. */
+export interface RandomCase {
+  readonly kind: 'random';
   readonly route: number;
   readonly method: string | null;
   readonly params: readonly string[];
   readonly query: ReadonlyArray<readonly [string, string]>;
-  readonly key: 'right' | 'none' | 'wrong' | 'twice';
+  readonly key: Key;
   readonly contentType: string | null;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Body;
 }
 
-function httpCaseArb(routes: number, image: Uint8Array): fc.Arbitrary<HttpCase> {
-  return fc.record({
-    route: fc.nat({ max: routes }), // `routes` itself: a path no route has
-    method: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'), { freq: 8, nil: null }),
-    params: fc.array(urlValue, { minLength: 3, maxLength: 3 }),
-    query: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 6 }).map(encodeURIComponent)), urlValue), { maxLength: 5 }),
-    key: fc.constantFrom('right', 'right', 'right', 'none', 'wrong', 'twice'),
-    contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/octet-stream',
-      'multipart/form-data', 'application/x-www-form-urlencoded', 'application/xml', '*/*', ';;', 'multipart/form-data; boundary='), { freq: 2, nil: null }),
-    headers: fc.record({
-      range: fc.constantFrom('bytes=0-10', 'bytes=-5', 'bytes=5-', 'bytes=10-5', 'bytes=0-0,5-6', 'bytes=abc', 'bytes=99999999999999999999-'),
-      'if-range': fc.constantFrom('"x"', 'Wed, 21 Oct 2015 07:28:00 GMT', 'garbage'),
-      'if-none-match': fc.constantFrom('*', '"x"', 'W/"y"', ''),
-      'x-device-token': fc.string({ maxLength: 70 }).map((s) => s.replace(/[^\x21-\x7e]/g, '')),
-    }, { requiredKeys: [] }),
-    body: bodyArb(image),
-  });
+/** A valid request with a few edits: reaches the handlers far more often than a random one. */
+export interface MutantCase {
+  readonly kind: 'mutant';
+  readonly base: number;
+  readonly edits: readonly Edit[];
+  readonly key: Key;
+  readonly token: 'right' | 'none' | 'wrong';
+  readonly headers: Readonly<Record<string, string>>;
 }
 
-/** The `inject` request for a case. */
-function request(c: HttpCase, routes: readonly RouteInfo[], apiKey: string) {
+export type HttpCase = RandomCase | MutantCase;
+
+/** Which X-API-Key a case sends. */
+type Key = 'right' | 'none' | 'wrong' | 'twice';
+
+type Edit =
+  | { readonly op: 'query-set'; readonly i: number; readonly value: string }
+  | { readonly op: 'query-drop'; readonly i: number }
+  | { readonly op: 'query-add'; readonly key: string; readonly value: string }
+  | { readonly op: 'segment'; readonly i: number; readonly value: string }
+  | { readonly op: 'field'; readonly key: string; readonly value: unknown; readonly drop: boolean }
+  | { readonly op: 'bytes'; readonly m: readonly Mutation[] }
+  | { readonly op: 'method'; readonly method: string };
+
+/** One valid request per route (the fuzzed server is seeded so that the names exist). */
+interface ValidRequest {
+  readonly method: string;
+  readonly segments: readonly string[];
+  readonly query: ReadonlyArray<readonly [string, string]>;
+  readonly json?: Record<string, unknown>;
+  /** A multipart upload of the fuzz image. */
+  readonly upload?: true;
+}
+
+const VALID: readonly ValidRequest[] = [
+  { method: 'GET', segments: ['api', 'firmware', 'check'], query: [['device_id', 'd1'], ['device_model', 'esp32'], ['current_version', '0.9.0']] },
+  { method: 'GET', segments: ['api', 'firmware', 'download', '1.0.0'], query: [['device_model', 'esp32']] },
+  { method: 'HEAD', segments: ['api', 'firmware', 'download', '1.0.0'], query: [] },
+  { method: 'POST', segments: ['api', 'device', 'd1', 'update-status'], query: [], json: { device_id: 'd1', firmware_version: '1.0.0', status: 'downloading', progress_percent: 10 } },
+  { method: 'POST', segments: ['api', 'admin', 'firmware', 'upload'], query: [['version', '2.0.0'], ['device_model', 'esp32'], ['is_signed', 'true'], ['min_version', '0.1.0'], ['release_notes', 'n']], upload: true },
+  { method: 'GET', segments: ['api', 'admin', 'firmware', 'releases'], query: [['device_model', 'esp32'], ['limit', '5']] },
+  { method: 'POST', segments: ['api', 'admin', 'rollout', 'create'], query: [], json: { name: 'r2', firmware_version: '1.0.0', device_model: 'esp32', target_type: 'canary', rollout_percentage: 10 } },
+  { method: 'PATCH', segments: ['api', 'admin', 'rollout', 'r1'], query: [], json: { rollout_percentage: 50 } },
+  { method: 'POST', segments: ['api', 'admin', 'rollout', '1', 'deactivate'], query: [] },
+  { method: 'GET', segments: ['api', 'admin', 'rollouts'], query: [['active', 'true']] },
+  { method: 'GET', segments: ['api', 'admin', 'devices'], query: [['device_model', 'esp32'], ['limit', '5']] },
+  { method: 'PUT', segments: ['api', 'admin', 'devices', 'd1', 'groups'], query: [], json: { groups: ['beta'] } },
+  { method: 'GET', segments: ['api', 'admin', 'devices', 'd1', 'token'], query: [] },
+  { method: 'GET', segments: ['api', 'admin', 'update-status'], query: [['device_id', 'd1'], ['limit', '5']] },
+  { method: 'POST', segments: ['api', 'admin', 'plans'], query: [], json: { name: 'p2', firmware_version: '1.0.0', device_model: 'esp32', phases: [{ percent: 10 }, { percent: 100 }] } },
+  { method: 'GET', segments: ['api', 'admin', 'plans'], query: [] },
+  { method: 'GET', segments: ['api', 'admin', 'plans', 'p1'], query: [] },
+  { method: 'POST', segments: ['api', 'admin', 'plans', 'p1', 'pause'], query: [] },
+  { method: 'PATCH', segments: ['api', 'admin', 'plans', 'p1'], query: [], json: { percent: 20 } },
+  { method: 'GET', segments: ['health'], query: [] },
+  { method: 'GET', segments: ['metrics'], query: [] },
+];
+
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+const BODY_KEYS = ['name', 'firmware_version', 'device_model', 'target_type', 'target_filter', 'rollout_percentage', 'device_id', 'status',
+  'progress_percent', 'error_message', 'groups', 'phases', 'percent', 'is_active'];
+
+const editArb: fc.Arbitrary<Edit> = fc.oneof(
+  fc.record({ op: fc.constant('query-set' as const), i: fc.nat(), value: urlValue }),
+  fc.record({ op: fc.constant('query-drop' as const), i: fc.nat() }),
+  fc.record({ op: fc.constant('query-add' as const), key: fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 6 }).map(encodeURIComponent)), value: urlValue }),
+  fc.record({ op: fc.constant('segment' as const), i: fc.nat(), value: urlValue }),
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('field' as const), key: fc.oneof(fc.constantFrom(...BODY_KEYS), fc.string({ maxLength: 8 })), value: jsonValue, drop: fc.boolean() }) },
+  fc.record({ op: fc.constant('bytes' as const), m: fc.array(mutationArb(), { minLength: 1, maxLength: 3 }) }),
+  fc.record({ op: fc.constant('method' as const), method: fc.constantFrom(...METHODS) }),
+);
+
+const extraHeaders = fc.record({
+  range: fc.constantFrom('bytes=0-10', 'bytes=-5', 'bytes=5-', 'bytes=10-5', 'bytes=0-0,5-6', 'bytes=abc', 'bytes=99999999999999999999-'),
+  'if-range': fc.constantFrom('"x"', 'Wed, 21 Oct 2015 07:28:00 GMT', 'garbage'),
+  'if-none-match': fc.constantFrom('*', '"x"', 'W/"y"', ''),
+  'x-device-id': fc.constantFrom('d1', 'd2', '', '..'),
+}, { requiredKeys: [] });
+
+const keyArb = fc.constantFrom<Key>('right', 'right', 'right', 'none', 'wrong', 'twice');
+
+function httpCaseArb(routes: number, image: Uint8Array): fc.Arbitrary<HttpCase> {
+  const random: fc.Arbitrary<RandomCase> = fc.record({
+    kind: fc.constant('random' as const),
+    route: fc.nat({ max: routes }), // `routes` itself: a path no route has
+    method: fc.option(fc.constantFrom(...METHODS), { freq: 8, nil: null }),
+    params: fc.array(urlValue, { minLength: 3, maxLength: 3 }),
+    query: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), fc.string({ maxLength: 6 }).map(encodeURIComponent)), urlValue), { maxLength: 5 }),
+    key: keyArb,
+    contentType: fc.option(fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/octet-stream',
+      'multipart/form-data', 'application/x-www-form-urlencoded', 'application/xml', '*/*', ';;', 'multipart/form-data; boundary='), { freq: 2, nil: null }),
+    headers: extraHeaders,
+    body: bodyArb(image),
+  });
+  const mutant: fc.Arbitrary<MutantCase> = fc.record({
+    kind: fc.constant('mutant' as const),
+    base: fc.nat({ max: VALID.length - 1 }),
+    edits: fc.array(editArb, { maxLength: 2 }),
+    key: keyArb,
+    token: fc.constantFrom<MutantCase['token']>('right', 'right', 'none', 'wrong'),
+    headers: extraHeaders,
+  });
+  return fc.oneof({ weight: 1, arbitrary: random }, { weight: 2, arbitrary: mutant });
+}
+
+/** An `inject` request. */
+interface Injected {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  payload?: string | Buffer;
+}
+
+function withKey(headers: Record<string, string | string[]>, key: Key, apiKey: string): void {
+  if (key === 'right') headers['x-api-key'] = apiKey;
+  else if (key === 'wrong') headers['x-api-key'] = `${apiKey}x`;
+  else if (key === 'twice') headers['x-api-key'] = [apiKey, apiKey];
+}
+
+/** The `inject` request for a random case. */
+function randomRequest(c: RandomCase, routes: readonly RouteInfo[], apiKey: string): Injected {
   const r = routes[c.route];
   let i = 0;
   const path = r === undefined ? `/api/${c.params[0] ?? ''}/${c.params[1] ?? ''}` : r.url.replace(/:[a-z_]+/g, () => c.params[i++ % c.params.length] ?? '');
   const q = c.query.map(([k, v]) => `${k}=${v}`).join('&');
   const headers: Record<string, string | string[]> = { ...c.headers };
-  if (c.key === 'right') headers['x-api-key'] = apiKey;
-  else if (c.key === 'wrong') headers['x-api-key'] = `${apiKey}x`;
-  else if (c.key === 'twice') headers['x-api-key'] = [apiKey, apiKey];
+  withKey(headers, c.key, apiKey);
   let payload: string | Buffer | undefined;
   if (c.body.kind === 'json') {
     payload = c.body.text;
@@ -164,11 +266,66 @@ function request(c: HttpCase, routes: readonly RouteInfo[], apiKey: string) {
   return { method: c.method ?? r?.method ?? 'GET', url: q === '' ? path : `${path}?${q}`, headers, ...(payload === undefined ? {} : { payload }) };
 }
 
-/** Every route of `app` (from its own route table) under random and mutated requests. */
-export function httpTarget(app: FastifyInstance, routes: readonly RouteInfo[], apiKey: string): FuzzTarget<HttpCase> {
+const BOUNDARY = 'otasim-fuzz-boundary';
+
+function multipartUpload(image: Uint8Array): Uint8Array {
+  return Buffer.concat([enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="fw.bin"\r\n`
+    + 'Content-Type: application/octet-stream\r\n\r\n'), image, enc.encode(`\r\n--${BOUNDARY}--\r\n`)]);
+}
+
+/** The `inject` request for a mutant of a valid request. */
+function mutantRequest(c: MutantCase, apiKey: string, image: Uint8Array, token: (id: string) => string): Injected {
+  const base = VALID[c.base % VALID.length] as ValidRequest;
+  let method = base.method;
+  const segments = [...base.segments];
+  const query = base.query.map(([k, v]) => [k, v] as [string, string]);
+  const json = base.json === undefined ? undefined : { ...base.json };
+  let multipart = base.upload === true ? multipartUpload(image) : undefined;
+  let text: Uint8Array | undefined;
+  for (const e of c.edits) {
+    switch (e.op) {
+      case 'query-set': if (query.length > 0) (query[e.i % query.length] as [string, string])[1] = e.value; break;
+      case 'query-drop': if (query.length > 0) query.splice(e.i % query.length, 1); break;
+      case 'query-add': query.push([e.key, e.value]); break;
+      case 'segment': segments[e.i % segments.length] = e.value; break;
+      case 'field':
+        if (json !== undefined && e.drop) delete json[e.key];
+        else if (json !== undefined) json[e.key] = e.value;
+        break;
+      case 'bytes':
+        if (multipart !== undefined) multipart = applyMutations(multipart, e.m);
+        else text = applyMutations(enc.encode(JSON.stringify(json ?? {})), e.m);
+        break;
+      case 'method': method = e.method; break;
+    }
+  }
+  const headers: Record<string, string | string[]> = { ...c.headers };
+  withKey(headers, c.key, apiKey);
+  const device = c.headers['x-device-id'] ?? 'd1';
+  if (c.token === 'right') headers['x-device-token'] = token(device);
+  else if (c.token === 'wrong') headers['x-device-token'] = token(`${device}x`);
+  let payload: string | Buffer | undefined;
+  if (multipart !== undefined) {
+    payload = Buffer.from(multipart);
+    headers['content-type'] = `multipart/form-data; boundary=${BOUNDARY}`;
+  } else if (text !== undefined || json !== undefined) {
+    payload = text === undefined ? JSON.stringify(json) : Buffer.from(text);
+    headers['content-type'] = 'application/json';
+  }
+  const q = query.map(([k, v]) => `${k}=${v}`).join('&');
+  const path = `/${segments.join('/')}`;
+  return { method, url: q === '' ? path : `${path}?${q}`, headers, ...(payload === undefined ? {} : { payload }) };
+}
+
+/**
+ * Every route of `app` (from its own route table) under random requests and mutants of valid
+ * ones. `tokenSecret` lets mutants carry the right device token when the app requires them.
+ */
+export function httpTarget(name: string, app: FastifyInstance, routes: readonly RouteInfo[], apiKey: string, tokenSecret: string | null = null): FuzzTarget<HttpCase> {
   const image = buildAppImage({ chip: 'esp32', version: '2.0.0', size: 4096 });
-  return target('http-routes', httpCaseArb(routes.length, image), async (c) => {
-    const req = request(c, routes, apiKey);
+  const token = (id: string): string => (tokenSecret === null ? 'no-token' : deviceToken(tokenSecret, id));
+  return target(name, httpCaseArb(routes.length, image), async (c) => {
+    const req = c.kind === 'random' ? randomRequest(c, routes, apiKey) : mutantRequest(c, apiKey, image, token);
     const res = await app.inject({ ...req, method: req.method as 'GET' });
     const where = `${req.method} ${req.url}`;
     if (res.statusCode >= 500) return `crash:${res.statusCode} for ${where}: ${res.body.slice(0, 300)}`;
@@ -310,24 +467,55 @@ export async function mqttTarget(store: Pick<Store, 'ingest'>, profile: Protocol
 
 /** The API key of the fuzzed server. */
 export const FUZZ_API_KEY = 'fuzz-api-key-0123456789';
+/** The device-token secret of the guarded app. */
+export const FUZZ_TOKEN_SECRET = 'fuzz-device-token-secret';
+
+/** Give the server the names the valid requests use: release 1.0.0, rollout r1 (id 1), device d1, plan p1. */
+async function seed(app: FastifyInstance): Promise<void> {
+  const headers = { 'x-api-key': FUZZ_API_KEY };
+  const json = { ...headers, 'content-type': 'application/json' };
+  const steps = [
+    { method: 'POST', url: '/api/admin/firmware/upload?version=1.0.0&device_model=esp32', headers: { ...headers, 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+      payload: Buffer.from(multipartUpload(buildAppImage({ chip: 'esp32', version: '1.0.0', size: 4096 }))) },
+    { method: 'GET', url: '/api/firmware/check?device_id=d1&device_model=esp32&current_version=0.9.0', headers: {} },
+    { method: 'POST', url: '/api/admin/rollout/create', headers: json, payload: JSON.stringify({ name: 'r1', firmware_version: '1.0.0', device_model: 'esp32', target_type: 'all' }) },
+    { method: 'POST', url: '/api/admin/plans', headers: json, payload: JSON.stringify({ name: 'p1', firmware_version: '1.0.0', device_model: 'esp32', phases: [{ percent: 10 }, { percent: 100 }], advance: 'manual' }) },
+  ];
+  for (const st of steps) {
+    const r = await app.inject({ ...st, method: st.method as 'GET' });
+    if (r.statusCode !== 200) throw new Error(`fuzz seed ${st.method} ${st.url}: ${r.statusCode} ${r.body}`);
+  }
+}
 
 /**
- * Start a real OtaServer (PGlite and artifacts in a temp dir, embedded broker, port 0), build the
- * HTTP and MQTT targets on it, run `fn`, and tear everything down.
+ * Start a real OtaServer (PGlite and artifacts in a temp dir, embedded broker, port 0), seed it,
+ * build the targets on it — its HTTP app, a second app on the same store with device tokens and
+ * a rate limit on, and the collector for each wire profile — run `fn`, and tear everything down.
  */
 export async function withServerTargets(fn: (targets: FuzzTarget<unknown>[], server: OtaServer) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'otasim-fuzz-'));
+  const logger = pino({ level: 'silent' });
   try {
     const server = await OtaServer.create({ port: 0, mqttPort: 0, data: dir, apiKey: FUZZ_API_KEY, logLevel: 'silent', maxUploadBytes: 256 * 1024 },
-      { logger: pino({ level: 'silent' }), defaultMetrics: false });
+      { logger, defaultMetrics: false });
     try {
+      await seed(server.http);
+      const guarded = await createHttpApp({
+        store: server.store, artifacts: server.artifacts, logger, metrics: createMetrics(server.store, { defaultMetrics: false }),
+        config: { ...server.config, deviceTokens: 'required', deviceTokenSecret: FUZZ_TOKEN_SECRET, deviceRateLimit: 600 },
+      });
       const edge = await mqttTarget(server.store, 'paku-edge');
       const legacy = await mqttTarget(server.store, 'paku-legacy');
       try {
-        await fn([httpTarget(server.http, server.routes, FUZZ_API_KEY), edge.target, legacy.target] as FuzzTarget<unknown>[], server);
+        await fn([
+          httpTarget('http-routes', server.http, server.routes, FUZZ_API_KEY),
+          httpTarget('http-routes-guarded', guarded.app, guarded.routes, FUZZ_API_KEY, FUZZ_TOKEN_SECRET),
+          edge.target, legacy.target,
+        ] as FuzzTarget<unknown>[], server);
       } finally {
         await edge.close();
         await legacy.close();
+        await guarded.app.close();
       }
     } finally {
       await server.close();

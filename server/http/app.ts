@@ -6,6 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { RequestError } from '../../protocol/errors.js';
+import { hasNul } from '../mqtt/ingest-map.js';
 import { apiKeyCheck, DEVICE_ROUTES, deviceIdOf, deviceTokenCheck } from './auth.js';
 import { RateLimiter, rateLimited, retryAfterSeconds } from './rate-limit.js';
 import { deviceTokenRoute } from './routes/device-token.js';
@@ -70,11 +71,19 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (e) {
       done(new RequestError(400, 'OTASIM_ERR_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`, { cause: e }), undefined);
+      return;
     }
+    if ((text.includes('\\u0000') || text.includes('\u0000')) && hasNul(parsed)) done(nulRefused('body'), undefined);
+    else done(null, parsed);
+  });
+  // Query values too, before any handler reads them (path parameters are slugs or device ids, which refuse NUL).
+  app.addHook('preValidation', async (req) => {
+    if (hasNul(req.query)) throw nulRefused('query');
   });
   await app.register(multipart, { throwFileSizeLimit: true, limits: { fileSize: deps.config.maxUploadBytes, files: 1 } });
 
@@ -110,6 +119,14 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   await app.ready();
   return { app, routes };
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLSTATE 22P05): a NUL that reached the store would make it
+ * refuse the statement and the request fail as a 503. Refused here, once, for every route.
+ */
+function nulRefused(where: 'body' | 'query'): RequestError {
+  return new RequestError(422, 'OTASIM_ERR_VALIDATION', `${where}: contains U+0000, which no stored text can hold`);
 }
 
 /**

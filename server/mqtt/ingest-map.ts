@@ -82,7 +82,7 @@ function firstIssue(error: z.ZodError): string {
 }
 
 /** True when a string anywhere in `v` (keys included) contains U+0000. */
-function hasNul(v: unknown): boolean {
+export function hasNul(v: unknown): boolean {
   if (typeof v === 'string') return v.includes('\u0000');
   if (Array.isArray(v)) return v.some(hasNul);
   if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x));
