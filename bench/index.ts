@@ -20,6 +20,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'fleet-connect.js' },
   { file: 'fleet-idle.js', nodeArgs: ['--expose-gc'] },
   { file: 'fleet-ota.js' },
+  { file: 'fuzz.js' },
 ];
 
 let failed = 0;
