@@ -21,6 +21,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'fleet-idle.js', nodeArgs: ['--expose-gc'] },
   { file: 'fleet-ota.js' },
   { file: 'fuzz.js' },
+  { file: 'fleet-mosquitto.js' },
 ];
 
 let failed = 0;

@@ -46,7 +46,11 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
       stderr: { write: () => true }, quiet: true, signal: stop.signal, ...(start.events ? { events: ipcEvents() } : {}),
       onFleet: (f) => {
         fleet = f;
-        void f.all('idle').then(async () => { if (!stop.signal.aborted) { await send(counts()); await send({ type: 'idle' }); } });
+        const since = Date.now(); // the ramp started as the fleet was created, just now
+        void f.all('idle').then(async () => {
+          const at = Date.now();
+          if (!stop.signal.aborted) { await send(counts()); await send({ type: 'idle', since, at }); }
+        });
         void f.settled().then(async () => { if (!stop.signal.aborted) { await send(counts()); await send({ type: 'settled' }); } });
       },
     });

@@ -19,8 +19,11 @@ export type ChildMessage =
   | { readonly type: 'counts'; readonly started: number; readonly counts: number[] }
   /** NDJSON lines of state changes, in the worker's order (its summary line is not among them). */
   | { readonly type: 'events'; readonly text: string }
-  /** Every device of the worker is idle (connected and registered): the parent may start a rollout. */
-  | { readonly type: 'idle' }
+  /**
+   * Every device of the worker is idle (connected and registered): the parent may start a rollout.
+   * `since`: when its ramp started; `at`: now (both epoch ms, as the fleet's SystemClock counts).
+   */
+  | { readonly type: 'idle'; readonly since: number; readonly at: number }
   /** Every device of the worker has an update outcome. */
   | { readonly type: 'settled' }
   /** The worker's summary and its raw update durations (ms), sent once, last. */

@@ -75,11 +75,19 @@ export function workerRanges(range: { start: number; end: number }, n: number): 
 /** A merged summary, with each worker's own. */
 export interface WorkersSummary extends FleetSummary {
   readonly workers: readonly FleetSummary[];
+  /** From the first worker's ramp start until every device of every worker was idle (connected, registered), ms; null if never. */
+  readonly connectMs: number | null;
+}
+
+/** What a caller of {@link runFleetWorkers} may hear while it runs. */
+export interface WorkersHooks {
+  /** Once, when every device of every worker is idle (connected and registered). */
+  readonly allIdle?: () => void;
 }
 
 /** Sum the workers' summaries; percentiles from all their duration samples together. */
 export function mergeSummaries(parts: ReadonlyArray<{ summary: FleetSummary; durations: readonly number[] }>,
-  ended: FleetSummary['ended'], elapsedMs: number): WorkersSummary {
+  ended: FleetSummary['ended'], elapsedMs: number, connectMs: number | null = null): WorkersSummary {
   const counts = new Array<number>(FLEET_STATES.length).fill(0);
   const errors: Record<string, number> = {};
   let devices = 0;
@@ -94,7 +102,7 @@ export function mergeSummaries(parts: ReadonlyArray<{ summary: FleetSummary; dur
   }
   return {
     devices, started, counts: countsRecord(counts), updateMs: durationStats(parts.flatMap((p) => p.durations)), bytes,
-    errors: Object.fromEntries(Object.entries(errors).sort()), elapsedMs, ended, workers: parts.map((p) => ({ ...p.summary, ended })),
+    errors: Object.fromEntries(Object.entries(errors).sort()), elapsedMs, ended, workers: parts.map((p) => ({ ...p.summary, ended })), connectMs,
   };
 }
 
@@ -104,7 +112,7 @@ interface Worker {
   devices: number;
   started: number;
   counts: number[];
-  idle: boolean;
+  idle: { since: number; at: number } | null;
   settled: boolean;
   result?: { summary: FleetSummary; durations: number[] };
   failure?: Error;
@@ -119,7 +127,7 @@ const CHILD = new URL('./workers-child.js', import.meta.url);
  * socket one: `tcp` (embedded broker's TCP listener) or a broker URL. Rejects with UsageError for
  * the memory transport, OtasimError `OTASIM_ERR_FLEET_WORKER` when a worker fails.
  */
-export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number): Promise<WorkersSummary> {
+export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number, hooks: WorkersHooks = {}): Promise<WorkersSummary> {
   if (o.broker === 'memory') throw new UsageError('--workers needs a socket transport (--broker tcp or an MQTT URL): the memory door is in one process');
   if (o.rollout !== undefined && o.server !== 'embedded') throw new UsageError('--rollout needs --server embedded (with a URL, create the rollout on that server)');
   const external = o.server === 'embedded' ? null : o.server;
@@ -161,7 +169,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number)
     for (const [k, range] of ranges.entries()) {
       const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       const w: Worker = {
-        child, devices: range.end - range.start, started: 0, counts: new Array<number>(FLEET_STATES.length).fill(0), idle: false, settled: false,
+        child, devices: range.end - range.start, started: 0, counts: new Array<number>(FLEET_STATES.length).fill(0), idle: null, settled: false,
         exited: new Promise((resolve) => child.once('exit', (code, sig) => {
           if (w.result === undefined) w.failure ??= new OtasimError('OTASIM_ERR_FLEET_WORKER', `fleet worker ${k + 1} exited (${sig ?? code}) before its summary`);
           resolve();
@@ -172,7 +180,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number)
         switch (m.type) {
           case 'counts': w.started = m.started; w.counts = m.counts; break;
           case 'events': io.events?.write(m.text); break;
-          case 'idle': w.idle = true; break;
+          case 'idle': w.idle = { since: m.since, at: m.at }; break;
           case 'settled': w.settled = true; break;
           case 'summary': w.result = { summary: m.summary, durations: m.durations }; break;
           case 'error': w.failure = new OtasimError(m.code, `fleet worker ${k + 1}: ${m.message}`); break;
@@ -195,6 +203,12 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number)
       counts: () => countsRecord(FLEET_STATES.map((_, i) => pool.reduce((s, w) => s + (w.counts[i] as number), 0))),
     };
     if (io.quiet !== true) progress = startProgress(source, io.stderr, clock, o.progressEveryMs ?? 5000);
+    let connectMs: number | null = null;
+    void until(() => pool.every((w) => w.idle !== null)).then(() => {
+      const idle = pool.map((w) => w.idle as { since: number; at: number });
+      connectMs = Math.max(...idle.map((i) => i.at)) - Math.min(...idle.map((i) => i.since));
+      hooks.allIdle?.();
+    });
     const failed = until(() => pool.some((w) => w.failure !== undefined)).then(() => 'failed' as const);
     const ends: Array<Promise<FleetSummary['ended'] | 'failed'>> = [failed, new Promise((resolve) => {
       const s = io.signal;
@@ -206,7 +220,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number)
     if (embedded !== null && o.rollout !== undefined) {
       const version = o.rollout;
       ends.push((async () => {
-        await until(() => pool.every((w) => w.idle));
+        await until(() => pool.every((w) => w.idle !== null));
         // Per-model device counts of this run, drawn as the workers draw them (pure in seed and id).
         const perModel = new Map<string, number>();
         for (const r of ranges) {
@@ -228,7 +242,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number)
     progress = undefined;
     const failure = pool.find((w) => w.failure !== undefined)?.failure;
     if (ended === 'failed' || failure !== undefined) throw failure ?? new OtasimError('OTASIM_ERR_FLEET_WORKER', 'a fleet worker failed');
-    const summary = mergeSummaries(pool.map((w) => w.result as { summary: FleetSummary; durations: number[] }), ended, clock.now() - t0);
+    const summary = mergeSummaries(pool.map((w) => w.result as { summary: FleetSummary; durations: number[] }), ended, clock.now() - t0, connectMs);
     io.events?.write(`${JSON.stringify({ type: 'summary', t: clock.now(), ...summary })}\n`);
     return summary;
   } finally {
