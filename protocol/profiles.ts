@@ -122,9 +122,12 @@ export interface WireProfile {
   readonly delivery: {
     /** The server's `cmd/ota` publish (the workflow's `mosquitto_pub -q 1`, not retained, §2.8). */
     readonly command: Delivery;
-    /** QoS of the device's `cmd/ota` subscription: PubSubClient subscribes at 0 (§1.1). */
+    /**
+     * QoS of the paku firmware's `cmd/ota` subscription: PubSubClient subscribes at 0 (§1.1). A
+     * device behaviour may differ (simulator/device/behaviour.ts: `esp-idf` subscribes at 1).
+     */
     readonly commandSubscribeQos: 0 | 1;
-    /** The device's clean-session flag: true, so a command sent while it is offline is lost. */
+    /** The paku firmware's clean-session flag: true, so a command sent while it is offline is lost. Behaviours may differ. */
     readonly cleanSession: boolean;
     /** `ota/status|progress|result` publishes. */
     readonly reply: Delivery;
