@@ -13,6 +13,7 @@ import { numberArg } from './load-worker.js';
 import { formatCounts, fuzzProperty, total, unreached, type Counts, type FuzzTarget } from './fuzz/engine.js';
 import { esp32Corpus, esp32Targets } from './fuzz/esp32-targets.js';
 import { withServerTargets } from './fuzz/server-targets.js';
+import { scenarioSeeds, scenarioTarget } from './fuzz/scenario-target.js';
 
 const runs = numberArg('--runs', 10_000);
 const seed = numberArg('--seed', Math.floor(Math.random() * 0x7fffffff));
@@ -41,6 +42,8 @@ async function runTarget(t: FuzzTarget<unknown>): Promise<void> {
 
 process.stdout.write(`fuzz: ${runs} runs per target, seed ${seed}${existsSync(fixtures) ? '' : ` (no fixtures at ${fixtures}: built seeds only)`}\n`);
 for (const t of esp32Targets(esp32Corpus(existsSync(fixtures) ? fixtures : undefined))) await runTarget(t);
+const scenarios = resolve(process.cwd(), 'scenarios');
+await runTarget(scenarioTarget(scenarioSeeds(scenarios), scenarios) as FuzzTarget<unknown>);
 await withServerTargets(async (targets) => {
   for (const t of targets) await runTarget(t);
 });
