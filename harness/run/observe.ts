@@ -3,14 +3,15 @@
  * version each chip booted, the fleet states, outcomes and reason codes, and — at the end — which
  * chips can no longer boot any app (the core's flash inspector runs the bootloader on a copy of
  * each device's flash). The server side comes from the admin API: plan statuses, and for a seeds'
- * rollout whether it is active and whether every device it decides for runs its version and
- * reported success (`completed`), judged with the server's own targeting rule over the fleet's identities.
+ * rollout whether it is active and whether every device it decides for runs its version, confirmed
+ * (`completed`), judged with the server's own targeting rule over the fleet's identities.
  */
 import { decidingRollout } from '../../server/rollout/offer.js';
 import type { Bucketing } from '../../server/rollout/targeting.js';
 import { Flash, runBootloader } from '../../simulator/esp32/index.js';
 import { traitsOf, type Composition } from '../../simulator/fleet/composition.js';
 import type { Fleet } from '../../simulator/fleet/runner.js';
+import { isUpdating } from '../../simulator/fleet/states.js';
 import type { AdminClient, RolloutInfo } from './admin.js';
 import type { RolloutStatus, Snapshot } from './checks.js';
 
@@ -91,8 +92,8 @@ export class RolloutObserver {
 
   /**
    * active / inactive, or completed: active, deciding for at least one device, and every one of
-   * those runs its version and has reported the update's success (a device still in its self-test
-   * runs the version but may yet roll back).
+   * those runs its version with the boot confirmed (not PENDING_VERIFY: a device still in its
+   * self-test may yet roll back) and no update under way.
    */
   #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[]): RolloutStatus {
     const label = `${r.target_type} ${r.rollout_percentage ?? 100}%`;
@@ -104,7 +105,9 @@ export class RolloutObserver {
     for (const d of this.#devices()) {
       if (d.device_model !== r.device_model || decidingRollout(d, rules, this.bucketing)?.id !== r.id) continue;
       targets++;
-      if (this.fleet.runtime(d.index)?.state.running?.version === r.firmware_version && this.fleet.stateOf(d.index) === 'success') done++;
+      const running = this.fleet.runtime(d.index)?.state.running;
+      const state = this.fleet.stateOf(d.index);
+      if (running?.version === r.firmware_version && running.otaState !== 'PENDING_VERIFY' && state !== undefined && !isUpdating(state)) done++;
     }
     const detail = `${done}/${targets} targeted devices run ${r.firmware_version}`;
     return { kind: 'rollout', state: targets > 0 && done === targets ? 'completed' : 'active', detail, label };

@@ -89,6 +89,16 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
   const timeline: TimelineSample[] = [];
   const spans = new Map<string, { label: string; state: string; startMs: number }>();
   const phases: PhaseSpan[] = [];
+  /** Open a new span for each rollout whose label or state changed, closing its last one at `at`. */
+  const track = (st: ReadonlyMap<string, RolloutStatus>, at: number): void => {
+    for (const [name, v] of st) {
+      const label = v.label ?? v.state;
+      const open = spans.get(name);
+      if (open !== undefined && open.label === label && open.state === v.state) continue;
+      if (open !== undefined) phases.push({ rollout: name, label: open.label, state: open.state, startMs: open.startMs, endMs: at });
+      spans.set(name, { label, state: v.state, startMs: at });
+    }
+  };
   const event = (kind: string, detail: string): void => {
     events.push({ t: now(), kind, detail });
   };
@@ -127,15 +137,7 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
       if (!polling && created.size > 0) {
         polling = true;
         const at = now();
-        observer.statuses([...created]).then((st) => {
-          for (const [name, v] of st) {
-            const label = v.label ?? v.state;
-            const open = spans.get(name);
-            if (open !== undefined && open.label === label && open.state === v.state) continue;
-            if (open !== undefined) phases.push({ rollout: name, label: open.label, state: open.state, startMs: open.startMs, endMs: at });
-            spans.set(name, { label, state: v.state, startMs: at });
-          }
-        }, () => { /* the server may be restarting: the next poll catches up */ }).finally(() => {
+        observer.statuses([...created]).then((st) => track(st, at), () => { /* the server may be restarting: the next poll catches up */ }).finally(() => {
           polling = false;
         });
       }
@@ -190,6 +192,7 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
     bricked = countBricked(f);
     try {
       finalRollouts = await observer.statuses([...new Set([...rolloutNames(null, finals), ...created])]);
+      track(finalRollouts, now());
     } catch (err) {
       error ??= `final rollout statuses: ${(err as Error).message}`;
     }
