@@ -29,7 +29,7 @@ import { keyDigest, signImage, signatureSectorOffset } from '../../simulator/esp
 import { parseSignatureSector, SIG_BLOCK_COUNT, SIG_BLOCK_SIZE, SIG_CRC_OFFSET } from '../../simulator/esp32/secure-boot-block.js';
 import { checkSignedImage } from '../../simulator/esp32/secure-boot-verify.js';
 import { target, type FuzzTarget } from './engine.js';
-import { bytesInput, caseBytes } from './mutate.js';
+import { applyLineEdits, bytesInput, caseBytes, lineEditArb } from './mutate.js';
 
 /** Read a fixture if the folder has it. */
 function maybe(dir: string | undefined, rel: string): Uint8Array | undefined {
@@ -220,10 +220,16 @@ export function partitionCsvTarget(c: Esp32Corpus) {
     'partition_table', 'primary', 'tee_0', '𝔘', '\u0000', '99999999999999999999'];
   const line = fc.array(fc.constantFrom(...tokens), { maxLength: 8 }).map((t) => t.join(','));
   const grammar = fc.array(line, { minLength: 1, maxLength: 12 }).map((ls) => new TextEncoder().encode(ls.join('\n')));
+  const texts = c.csvs.map((b) => new TextDecoder().decode(b));
+  // Row edits keep the first 1–4 fields and replace the rest of the row with a token.
+  const rowEdit = fc.oneof(...[1, 2, 3, 4].map((n) => lineEditArb(tokens, new RegExp(`^(?:[^,\\n]*,){${n}}\\s*`))));
+  const rows = fc.record({ seed: fc.nat({ max: texts.length - 1 }), edits: fc.array(rowEdit, { minLength: 1, maxLength: 3 }) })
+    .map(({ seed, edits }) => ({ kind: 'noise' as const, bytes: new TextEncoder().encode(applyLineEdits(texts, seed, edits)) }));
   const arb = fc.record({
     input: fc.oneof(
-    { weight: 3, arbitrary: bytesInput(c.csvs, { max: 6, noise: 512 }) },
-    { weight: 1, arbitrary: grammar.map((bytes) => ({ kind: 'noise' as const, bytes })) },
+      { weight: 2, arbitrary: bytesInput(c.csvs, { max: 6, noise: 512 }) },
+      { weight: 3, arbitrary: rows },
+      { weight: 1, arbitrary: grammar.map((bytes) => ({ kind: 'noise' as const, bytes })) },
     ),
     verify: fc.boolean(),
     env: fc.dictionary(fc.constantFrom('X', 'Y', 'Z'), fc.string({ maxLength: 12 }), { maxKeys: 3 }),

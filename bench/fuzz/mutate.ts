@@ -114,3 +114,63 @@ export function bytesInput(seeds: readonly Uint8Array[], opts: { max?: number; f
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: opts.noise ?? 8192 }).map((bytes) => ({ kind: 'noise' as const, bytes })) },
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Line edits, for text formats (scenario YAML, partition CSV): they keep most of the file's shape,
+// so the checks past the syntax run, where byte noise mostly stops at the first token.
+
+/** One edit of a text's lines. Positions are taken modulo the line count. */
+export type LineEdit =
+  | { readonly op: 'drop'; readonly at: number }
+  | { readonly op: 'dup'; readonly at: number }
+  | { readonly op: 'swap'; readonly at: number; readonly with: number }
+  | { readonly op: 'indent'; readonly at: number; readonly by: number }
+  | { readonly op: 'value'; readonly at: number; readonly token: string; readonly keep: RegExp }
+  | { readonly op: 'graft'; readonly at: number; readonly seed: number; readonly line: number };
+
+/**
+ * An arbitrary line edit; `value` edits keep what `keep` matches at the start of the line (a YAML
+ * key, a CSV row's first fields) and put a token from `tokens` (or noise) after it.
+ */
+export function lineEditArb(tokens: readonly string[], keep: RegExp): fc.Arbitrary<LineEdit> {
+  return fc.oneof(
+    fc.record({ op: fc.constant('drop' as const), at: fc.nat() }),
+    fc.record({ op: fc.constant('dup' as const), at: fc.nat() }),
+    fc.record({ op: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
+    fc.record({ op: fc.constant('indent' as const), at: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('value' as const), at: fc.nat(), token: fc.oneof(fc.constantFrom(...tokens), fc.string({ maxLength: 12 })), keep: fc.constant(keep) }) },
+    fc.record({ op: fc.constant('graft' as const), at: fc.nat(), seed: fc.nat(), line: fc.nat() }),
+  );
+}
+
+/** Seed `seed` of `seeds` with `edits` applied; `graft` copies a line of another seed. */
+export function applyLineEdits(seeds: readonly string[], seed: number, edits: readonly LineEdit[]): string {
+  const lines = (seeds[seed % seeds.length] ?? '').split('\n');
+  for (const e of edits) {
+    if (lines.length === 0) break;
+    const at = e.at % lines.length;
+    const line = lines[at] ?? '';
+    switch (e.op) {
+      case 'drop': lines.splice(at, 1); break;
+      case 'dup': lines.splice(at, 0, line); break;
+      case 'swap': {
+        const w = e.with % lines.length;
+        lines[at] = lines[w] ?? '';
+        lines[w] = line;
+        break;
+      }
+      case 'indent': lines[at] = e.by >= 0 ? ' '.repeat(e.by) + line : line.replace(new RegExp(`^ {0,${-e.by}}`), ''); break;
+      case 'value': {
+        const m = e.keep.exec(line);
+        lines[at] = m === null ? e.token : `${m[0]}${e.token}`;
+        break;
+      }
+      case 'graft': {
+        const other = (seeds[e.seed % seeds.length] ?? '').split('\n');
+        lines.splice(at, 0, other[e.line % Math.max(1, other.length)] ?? '');
+        break;
+      }
+    }
+  }
+  return lines.join('\n');
+}

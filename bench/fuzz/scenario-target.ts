@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseScenario } from '../../harness/index.js';
 import { target, type FuzzTarget } from './engine.js';
-import { applyMutations, mutationArb, type Mutation } from './mutate.js';
+import { applyLineEdits, applyMutations, lineEditArb, mutationArb, type LineEdit, type Mutation } from './mutate.js';
 
 /** The text of every `*.yaml` scenario in `dir`. */
 export function scenarioSeeds(dir: string): string[] {
@@ -23,23 +23,6 @@ const TOKENS = ['0', '-1', '1e309', '0x10', '99999999999999999999', '.5', 'null'
   '&a', '*a', '*undefined', '!!binary AAAA', '!!js/function x', '? x', '|', '>-', '\t', '#', '- -', '../../etc/passwd', '\u0000',
   'x'.repeat(300), 'esp32', '1.0.0', 'all', 'canary', 'paku-legacy'];
 
-type LineEdit =
-  | { readonly op: 'drop'; readonly at: number }
-  | { readonly op: 'dup'; readonly at: number }
-  | { readonly op: 'swap'; readonly at: number; readonly with: number }
-  | { readonly op: 'indent'; readonly at: number; readonly by: number }
-  | { readonly op: 'value'; readonly at: number; readonly token: string }
-  | { readonly op: 'graft'; readonly at: number; readonly seed: number; readonly line: number };
-
-const lineEdit: fc.Arbitrary<LineEdit> = fc.oneof(
-  fc.record({ op: fc.constant('drop' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('dup' as const), at: fc.nat() }),
-  fc.record({ op: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
-  fc.record({ op: fc.constant('indent' as const), at: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
-  { weight: 3, arbitrary: fc.record({ op: fc.constant('value' as const), at: fc.nat(), token: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 12 })) }) },
-  fc.record({ op: fc.constant('graft' as const), at: fc.nat(), seed: fc.nat(), line: fc.nat() }),
-);
-
 /** A scenario case: a seed, line edits, and maybe byte edits on top. */
 export interface ScenarioCase {
   readonly seed: number;
@@ -47,50 +30,18 @@ export interface ScenarioCase {
   readonly bytes: readonly Mutation[];
 }
 
-function editLines(seeds: readonly string[], c: ScenarioCase): string {
-  const lines = (seeds[c.seed % seeds.length] ?? '').split('\n');
-  for (const e of c.lines) {
-    if (lines.length === 0) break;
-    const at = e.at % lines.length;
-    const line = lines[at] ?? '';
-    switch (e.op) {
-      case 'drop': lines.splice(at, 1); break;
-      case 'dup': lines.splice(at, 0, line); break;
-      case 'swap': {
-        const w = e.with % lines.length;
-        lines[at] = lines[w] ?? '';
-        lines[w] = line;
-        break;
-      }
-      case 'indent': lines[at] = e.by >= 0 ? ' '.repeat(e.by) + line : line.replace(new RegExp(`^ {0,${-e.by}}`), ''); break;
-      case 'value': {
-        // Replace what follows the key (or the list dash); a line without one is replaced whole.
-        const m = /^(\s*(?:- )?[A-Za-z_][\w-]*:\s*|\s*- )/.exec(line);
-        lines[at] = m === null ? e.token : `${m[1] ?? ''}${e.token}`;
-        break;
-      }
-      case 'graft': {
-        const other = (seeds[e.seed % seeds.length] ?? '').split('\n');
-        lines.splice(at, 0, other[e.line % Math.max(1, other.length)] ?? '');
-        break;
-      }
-    }
-  }
-  return lines.join('\n');
-}
-
 /** `parseScenario` over mutants of `seeds`; relative paths resolve against `baseDir`. */
 export function scenarioTarget(seeds: readonly string[], baseDir: string): FuzzTarget<ScenarioCase> {
   if (seeds.length === 0) throw new Error('scenario fuzzing needs at least one seed scenario');
   const arb: fc.Arbitrary<ScenarioCase> = fc.record({
     seed: fc.nat({ max: seeds.length - 1 }),
-    lines: fc.array(lineEdit, { minLength: 0, maxLength: 3 }),
+    lines: fc.array(lineEditArb(TOKENS, /^(\s*(?:- )?[A-Za-z_][\w-]*:\s*|\s*- )/), { minLength: 0, maxLength: 3 }),
     bytes: fc.oneof({ weight: 4, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(mutationArb(), { minLength: 1, maxLength: 3 }) }),
   });
   const enc = new TextEncoder();
   const dec = new TextDecoder();
   return target('scenario', arb, (c) => {
-    let text = editLines(seeds, c);
+    let text = applyLineEdits(seeds, c.seed, c.lines);
     if (c.bytes.length > 0) text = dec.decode(applyMutations(enc.encode(text), c.bytes));
     parseScenario(text, 'fuzz.yaml', { env: { FUZZ: 'x' }, baseDir });
     return 'ok';
