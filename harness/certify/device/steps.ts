@@ -39,8 +39,11 @@ export const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(
 /** The first report of `kind` in `heard`. */
 export const first = (heard: readonly Heard[], kind: Heard['kind']): Heard | undefined => heard.find((h) => h.kind === kind);
 
-/** Announces (`online: true`) in `heard`. */
-export const announces = (heard: readonly Heard[]): Heard[] => heard.filter((h) => h.kind === 'announce' && h.json?.online === true);
+/**
+ * Announces of a running app (`online: true`) in `heard`; a status that says the device is about to
+ * restart (`state: "rebooting"`) is not one.
+ */
+export const announces = (heard: readonly Heard[]): Heard[] => heard.filter((h) => h.kind === 'announce' && h.json?.online === true && h.json.state !== 'rebooting');
 
 /** The firmware version an announce names. */
 export const versionOf = (h: Heard | undefined): string | null => (typeof h?.json?.firmware_version === 'string' ? h.json.firmware_version : null);
