@@ -6,6 +6,9 @@
  */
 import fc from 'fast-check';
 
+/** JSON values for payload fields: anything JSON, plus edge values (huge, negative, NUL, 70 KB, empty). */
+export const jsonValue = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom(1e308, -1, 2 ** 53, 0.5, '', '\u0000', 'x'.repeat(70_000), [], {}, null));
+
 /** One edit. Positions are taken modulo the current length, so every op applies to any input. */
 export type Mutation =
   | { readonly op: 'flip'; readonly at: number; readonly xor: number }
