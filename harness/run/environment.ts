@@ -95,6 +95,18 @@ export class Environment {
     }
   }
 
+  /**
+   * The version the server has recorded for each registered device of `model`: the embedded
+   * server's store, or the admin device list of an external one (which shows at most 500).
+   */
+  async serverVersions(model: string): Promise<Map<string, string | null>> {
+    const rows = this.#embedded !== null
+      ? await this.#embedded.server.store.devicesOfModel(model)
+      : (await this.admin.call<{ devices: Array<{ device_id: string; current_firmware_version: string | null }> }>('GET',
+        `/api/admin/devices?device_model=${encodeURIComponent(model)}&limit=500`)).devices;
+    return new Map(rows.map((d) => [d.device_id, d.current_firmware_version]));
+  }
+
   /** Embedded aedes: refuse everyone (`true`; returns the clients dropped) or let them back in. */
   setBrokerOutage(down: boolean): number {
     const b = this.#embedded?.server.broker;

@@ -55,7 +55,8 @@ export class RolloutObserver {
   #targets: Target[] | null = null;
 
   constructor(private readonly admin: AdminClient, private readonly fleet: Fleet, private readonly comp: Composition,
-    private readonly seed: number, private readonly bucketing: Bucketing, private readonly plans: ReadonlySet<string>) {}
+    private readonly seed: number, private readonly bucketing: Bucketing, private readonly plans: ReadonlySet<string>,
+    private readonly serverVersions: (model: string) => Promise<ReadonlyMap<string, string | null>>) {}
 
   /** The fleet's devices with the identity the server targets on (model, MAC, composition groups). */
   #devices(): Target[] {
@@ -85,7 +86,7 @@ export class RolloutObserver {
         continue;
       }
       const r = rollouts.find((x) => x.name === name);
-      if (r !== undefined) out.set(name, this.#rolloutStatus(r, rollouts));
+      if (r !== undefined) out.set(name, this.#rolloutStatus(r, rollouts, await this.serverVersions(r.device_model)));
     }
     return out;
   }
@@ -93,9 +94,10 @@ export class RolloutObserver {
   /**
    * active / inactive, or completed: active, deciding for at least one device, and every one of
    * those runs its version with the boot confirmed (not PENDING_VERIFY: a device still in its
-   * self-test may yet roll back) and no update under way.
+   * self-test may yet roll back), no update under way, and the server has recorded that version
+   * for it (so a next rollout created at once does not offer it again).
    */
-  #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[]): RolloutStatus {
+  #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[], recorded: ReadonlyMap<string, string | null>): RolloutStatus {
     const label = `${r.target_type} ${r.rollout_percentage ?? 100}%`;
     if (!r.is_active) return { kind: 'rollout', state: 'inactive', label };
     const rules = all.filter((x) => x.is_active && x.device_model === r.device_model)
@@ -107,7 +109,9 @@ export class RolloutObserver {
       targets++;
       const running = this.fleet.runtime(d.index)?.state.running;
       const state = this.fleet.stateOf(d.index);
-      if (running?.version === r.firmware_version && running.otaState !== 'PENDING_VERIFY' && state !== undefined && !isUpdating(state)) done++;
+      // An external server lists at most 500 devices: beyond them its record cannot be checked.
+      const agrees = recorded.size >= 500 && !recorded.has(d.device_id) ? true : recorded.get(d.device_id) === r.firmware_version;
+      if (running?.version === r.firmware_version && running.otaState !== 'PENDING_VERIFY' && state !== undefined && !isUpdating(state) && agrees) done++;
     }
     const detail = `${done}/${targets} targeted devices run ${r.firmware_version}`;
     return { kind: 'rollout', state: targets > 0 && done === targets ? 'completed' : 'active', detail, label };

@@ -125,7 +125,7 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
     });
     fleet = f;
     if (out !== null) progress = startProgress(f, out, clock, 5000 * d.time_scale);
-    const observer = new RolloutObserver(e.admin, f, s.composition, seed, e.bucketing, s.plans);
+    const observer = new RolloutObserver(e.admin, f, s.composition, seed, e.bucketing, s.plans, (m) => e.serverVersions(m));
     const created = new Set<string>();
 
     // Sampling: the fleet every scenario second; the rollouts' spans when no poll is in flight.
