@@ -4,7 +4,7 @@
  * 1. Connect ramp: N devices (default 20,000) in W worker processes (default 4; each socket device
  *    holds one fd and a process may hold 20,000) connect, publish their status and subscribe to
  *    `cmd/ota`; the figure is devices per second from the first worker's ramp start until every
- *    device is idle. Goal ≥ 1,500/s.
+ *    device has its SUBACK. Goal ≥ 1,500/s.
  * 2. Full OTA: the same fleet again, an embedded OTA server (HTTP on 127.0.0.1, its collector and
  *    orchestrator on the same Mosquitto), one `all` rollout of a 64 KiB image, until every device
  *    has an outcome.
@@ -67,17 +67,17 @@ function readlink(p: string): string | null {
   }
 }
 
-/** One phase: a fleet run across `workers` processes, bounded by `boundMs`. */
-async function phase(rollout: boolean, boundMs: number, prefix: string): Promise<WorkersSummary> {
+/** One phase: `n` devices across `workers` processes, bounded by `boundMs`. */
+async function phase(n: number, rollout: boolean, boundMs: number, prefix: string): Promise<WorkersSummary> {
   const stop = new AbortController();
-  const allIdle = (): void => {
+  const allSubscribed = (): void => {
     peak = brokerFds(before.pid);
     stop.abort();
   };
   return runFleetWorkers({
-    devices, server: 'embedded', broker: url, prefix, topicPrefix: `${run}t`, seed: 5, rampPerSecond: 4000, downloads: 64,
+    devices: n, server: 'embedded', broker: url, prefix, topicPrefix: `${run}t`, seed: 5, rampPerSecond: 4000, downloads: 64,
     durationMs: boundMs, localAddresses, ...(rollout ? { rollout: '2.0.0', imageBytes: 64 * 1024 } : {}),
-  }, { stderr: process.stderr, quiet: true, signal: stop.signal }, workers, rollout ? {} : { allIdle });
+  }, { stderr: process.stderr, quiet: true, signal: stop.signal }, workers, rollout ? {} : { allSubscribed });
 }
 
 const before = brokerFds();
@@ -85,17 +85,22 @@ process.stdout.write(`fleet-mosquitto: ${url} broker pid ${before.pid ?? '?'}: o
   + `${devices} devices in ${workers} workers from ${localAddresses.join(', ')}; load ${load()}\n`);
 
 let peak = before;
-const connect = await phase(false, Math.max(120_000, devices * 10), `${run}c`);
-const idle = connect.counts.idle;
-const rate = connect.connectMs === null ? null : Math.round((devices * 1000) / connect.connectMs);
+const connect = await phase(devices, false, Math.max(60_000, devices * 3), `${run}c`);
 if (connect.connectMs === null) peak = brokerFds(before.pid);
-process.stdout.write(connect.connectMs === null
-  ? `fleet-mosquitto #5 connect: only ${idle}/${devices} devices idle after ${(connect.elapsedMs / 1000).toFixed(0)} s (${connect.counts.starting} still connecting; broker fds ${peak.open ?? '?'}/${peak.limit ?? '?'}): NOT MET; load ${load()}\n`
-  : `fleet-mosquitto #5 connect: ${devices} devices connect+subscribe in ${connect.connectMs} ms (broker fds ${peak.open ?? '?'}/${peak.limit ?? '?'}): ${rate}/s (goal ≥ ${GOAL}/s) ${(rate ?? 0) >= GOAL ? 'MET' : 'NOT MET'}; load ${load()}\n`);
+const sub = connect.subscribed;
+const rate = sub.ms === null ? 0 : Math.round((sub.devices * 1000) / sub.ms);
+process.stdout.write(connect.connectMs !== null
+  ? `fleet-mosquitto #5 connect: ${devices} devices connect+subscribe in ${connect.connectMs} ms (broker fds ${peak.open ?? '?'}/${peak.limit ?? '?'}): `
+    + `${rate}/s (goal ≥ ${GOAL}/s) ${rate >= GOAL ? 'MET' : 'NOT MET'}; load ${load()}\n`
+  : `fleet-mosquitto #5 connect: only ${sub.devices}/${devices} devices connected+subscribed within ${(connect.elapsedMs / 1000).toFixed(0)} s `
+    + `(broker fds ${peak.open ?? '?'}/${peak.limit ?? '?'} at the end; the rest refused); those ${sub.devices} in ${sub.ms ?? '–'} ms: ${rate}/s `
+    + `(goal ≥ ${GOAL}/s for all ${devices}) NOT MET; load ${load()}\n`);
 
-const ota = await phase(true, Math.max(300_000, devices * 30), `${run}o`);
+// The OTA runs the devices the broker could hold: all of them, or as many as connected above.
+const n = connect.connectMs !== null ? devices : sub.devices;
+const ota = await phase(n, true, Math.max(300_000, n * 30), `${run}o`);
 const outcomes = ota.counts.success + ota.counts.failed + ota.counts['rolled back'];
-process.stdout.write(`fleet-mosquitto #5 OTA: ${outcomes}/${devices} outcomes (${ota.counts.success} success) ended by ${ota.ended} after ${(ota.elapsedMs / 1000).toFixed(1)} s; `
-  + `connect phase ${ota.connectMs ?? '–'} ms; update p50 ${ota.updateMs.p50 ?? '–'} ms p99 ${ota.updateMs.p99 ?? '–'} ms; `
+process.stdout.write(`fleet-mosquitto #5 OTA: ${outcomes}/${n} outcomes (${ota.counts.success} success) ended by ${ota.ended} after ${(ota.elapsedMs / 1000).toFixed(1)} s; `
+  + `connect phase ${ota.connectMs ?? '–'} ms (${ota.subscribed.devices} subscribed); update p50 ${ota.updateMs.p50 ?? '–'} ms p99 ${ota.updateMs.p99 ?? '–'} ms; `
   + `${(ota.bytes / 2 ** 20).toFixed(0)} MiB fetched; errors ${JSON.stringify(ota.errors)}; load ${load()}\n`);
 process.exit(0);

@@ -66,6 +66,8 @@ export interface RunIo {
   readonly quiet?: boolean;
   /** Called with the fleet once it is created (a worker process reports its counts through it). */
   readonly onFleet?: (fleet: Fleet) => void;
+  /** Wraps the devices' MQTT connector, e.g. to watch their packets (a worker counts SUBACKs). */
+  readonly observeMqtt?: (connector: MqttConnector) => MqttConnector;
 }
 
 const MEMORY = 'memory';
@@ -109,7 +111,8 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
   let fleet: Fleet | undefined;
   let progress: { stop(): void } | undefined;
   try {
-    const mqtt = connectorFor(o.broker, embedded, o.localAddresses);
+    const direct = connectorFor(o.broker, embedded, o.localAddresses);
+    const mqtt = io.observeMqtt?.(direct) ?? direct;
     if (embedded !== null && o.rollout !== undefined) {
       for (const m of comp.models) await uploadBuilt(embedded, m.name, m.chip, o.rollout, o.imageBytes ?? 1024 * 1024);
     }

@@ -7,6 +7,7 @@
 import { Writable } from 'node:stream';
 import { OtasimError } from '../../protocol/errors.js';
 import { runFleet } from './run.js';
+import type { MqttConnector } from '../device/ports.js';
 import type { Fleet } from './runner.js';
 import { FLEET_STATES } from './states.js';
 import type { ChildMessage, ParentMessage } from './workers-protocol.js';
@@ -41,21 +42,38 @@ async function run(start: Extract<ParentMessage, { type: 'start' }>): Promise<vo
     return { type: 'counts', started: fleet?.started ?? 0, counts: FLEET_STATES.map((s) => (c === undefined ? 0 : c[s])) };
   };
   const timer = setInterval(() => void send(counts()), COUNTS_EVERY_MS);
+  // Devices whose first SUBACK arrived: connected and subscribed (the bench's connect figure).
+  let since = Date.now();
+  const subscribed = new Set<string>();
+  let last: number | null = null;
+  const expected = start.options.range === undefined ? Infinity : start.options.range.end - start.options.range.start;
+  const observeMqtt = (connector: MqttConnector): MqttConnector => async (options) => {
+    const client = await connector(options);
+    const id = options.clientId ?? '';
+    if (!subscribed.has(id)) {
+      client.on('packetreceive', function onPacket(p) {
+        if (p.cmd !== 'suback') return;
+        client.off('packetreceive', onPacket);
+        if (subscribed.has(id)) return;
+        subscribed.add(id);
+        last = Date.now();
+        if (subscribed.size === expected) void send({ type: 'subscribed' });
+      });
+    }
+    return client;
+  };
   try {
     const summary = await runFleet(start.options, {
-      stderr: { write: () => true }, quiet: true, signal: stop.signal, ...(start.events ? { events: ipcEvents() } : {}),
+      stderr: { write: () => true }, quiet: true, signal: stop.signal, observeMqtt, ...(start.events ? { events: ipcEvents() } : {}),
       onFleet: (f) => {
         fleet = f;
-        const since = Date.now(); // the ramp started as the fleet was created, just now
-        void f.all('idle').then(async () => {
-          const at = Date.now();
-          if (!stop.signal.aborted) { await send(counts()); await send({ type: 'idle', since, at }); }
-        });
+        since = Date.now(); // the ramp started as the fleet was created, just now
+        void f.all('idle').then(async () => { if (!stop.signal.aborted) { await send(counts()); await send({ type: 'idle' }); } });
         void f.settled().then(async () => { if (!stop.signal.aborted) { await send(counts()); await send({ type: 'settled' }); } });
       },
     });
     await send(counts());
-    await send({ type: 'summary', summary, durations: [...(fleet?.updateDurations() ?? [])] });
+    await send({ type: 'summary', summary, durations: [...(fleet?.updateDurations() ?? [])], subscribed: { devices: subscribed.size, since, last } });
   } finally {
     clearInterval(timer);
   }

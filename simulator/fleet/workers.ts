@@ -25,7 +25,7 @@ import { runFleet, type RunIo, type RunOptions } from './run.js';
 import { shardRange, WHOLE } from './shard.js';
 import { FLEET_STATES } from './states.js';
 import { countsRecord, durationStats, type FleetSummary } from './stats.js';
-import type { ChildMessage, ParentMessage } from './workers-protocol.js';
+import type { ChildMessage, ParentMessage, Subscribed } from './workers-protocol.js';
 
 /** Most worker processes one run may start. */
 export const MAX_WORKERS = 64;
@@ -75,19 +75,24 @@ export function workerRanges(range: { start: number; end: number }, n: number): 
 /** A merged summary, with each worker's own. */
 export interface WorkersSummary extends FleetSummary {
   readonly workers: readonly FleetSummary[];
-  /** From the first worker's ramp start until every device of every worker was idle (connected, registered), ms; null if never. */
+  /** From the first worker's ramp start until every device of every worker had its first SUBACK (connected and subscribed), ms; null if some never did. */
   readonly connectMs: number | null;
+  /**
+   * Devices that connected and subscribed at least once, and `ms` from the first worker's ramp start
+   * to the last of their first SUBACKs (null if none): the rate of a fleet that could not all connect.
+   */
+  readonly subscribed: { readonly devices: number; readonly ms: number | null };
 }
 
 /** What a caller of {@link runFleetWorkers} may hear while it runs. */
 export interface WorkersHooks {
-  /** Once, when every device of every worker is idle (connected and registered). */
-  readonly allIdle?: () => void;
+  /** Once, when every device of every worker has connected and subscribed. */
+  readonly allSubscribed?: () => void;
 }
 
 /** Sum the workers' summaries; percentiles from all their duration samples together. */
-export function mergeSummaries(parts: ReadonlyArray<{ summary: FleetSummary; durations: readonly number[] }>,
-  ended: FleetSummary['ended'], elapsedMs: number, connectMs: number | null = null): WorkersSummary {
+export function mergeSummaries(parts: ReadonlyArray<{ summary: FleetSummary; durations: readonly number[]; subscribed?: Subscribed }>,
+  ended: FleetSummary['ended'], elapsedMs: number): WorkersSummary {
   const counts = new Array<number>(FLEET_STATES.length).fill(0);
   const errors: Record<string, number> = {};
   let devices = 0;
@@ -100,10 +105,18 @@ export function mergeSummaries(parts: ReadonlyArray<{ summary: FleetSummary; dur
     FLEET_STATES.forEach((k, i) => { counts[i] = (counts[i] as number) + s.counts[k]; });
     for (const [code, n] of Object.entries(s.errors)) errors[code] = (errors[code] ?? 0) + n;
   }
+  const subscribed = subscribedOf(parts.flatMap((p) => (p.subscribed === undefined ? [] : [p.subscribed])));
   return {
     devices, started, counts: countsRecord(counts), updateMs: durationStats(parts.flatMap((p) => p.durations)), bytes,
-    errors: Object.fromEntries(Object.entries(errors).sort()), elapsedMs, ended, workers: parts.map((p) => ({ ...p.summary, ended })), connectMs,
+    errors: Object.fromEntries(Object.entries(errors).sort()), elapsedMs, ended, workers: parts.map((p) => ({ ...p.summary, ended })),
+    connectMs: subscribed.devices === devices ? subscribed.ms : null, subscribed,
   };
+}
+
+function subscribedOf(parts: readonly Subscribed[]): WorkersSummary['subscribed'] {
+  const lasts = parts.flatMap((p) => (p.last === null ? [] : [p.last]));
+  const devices = parts.reduce((n, p) => n + p.devices, 0);
+  return { devices, ms: lasts.length === 0 ? null : Math.max(...lasts) - Math.min(...parts.map((p) => p.since)) };
 }
 
 /** One worker as the parent sees it. */
@@ -112,9 +125,10 @@ interface Worker {
   devices: number;
   started: number;
   counts: number[];
-  idle: { since: number; at: number } | null;
+  idle: boolean;
+  subscribed: boolean;
   settled: boolean;
-  result?: { summary: FleetSummary; durations: number[] };
+  result?: { summary: FleetSummary; durations: number[]; subscribed: Subscribed };
   failure?: Error;
   readonly exited: Promise<void>;
 }
@@ -169,7 +183,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number,
     for (const [k, range] of ranges.entries()) {
       const child = fork(CHILD, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       const w: Worker = {
-        child, devices: range.end - range.start, started: 0, counts: new Array<number>(FLEET_STATES.length).fill(0), idle: null, settled: false,
+        child, devices: range.end - range.start, started: 0, counts: new Array<number>(FLEET_STATES.length).fill(0), idle: false, subscribed: false, settled: false,
         exited: new Promise((resolve) => child.once('exit', (code, sig) => {
           if (w.result === undefined) w.failure ??= new OtasimError('OTASIM_ERR_FLEET_WORKER', `fleet worker ${k + 1} exited (${sig ?? code}) before its summary`);
           resolve();
@@ -180,9 +194,10 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number,
         switch (m.type) {
           case 'counts': w.started = m.started; w.counts = m.counts; break;
           case 'events': io.events?.write(m.text); break;
-          case 'idle': w.idle = { since: m.since, at: m.at }; break;
+          case 'idle': w.idle = true; break;
+          case 'subscribed': w.subscribed = true; break;
           case 'settled': w.settled = true; break;
-          case 'summary': w.result = { summary: m.summary, durations: m.durations }; break;
+          case 'summary': w.result = { summary: m.summary, durations: m.durations, subscribed: m.subscribed }; break;
           case 'error': w.failure = new OtasimError(m.code, `fleet worker ${k + 1}: ${m.message}`); break;
         }
         changed();
@@ -203,12 +218,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number,
       counts: () => countsRecord(FLEET_STATES.map((_, i) => pool.reduce((s, w) => s + (w.counts[i] as number), 0))),
     };
     if (io.quiet !== true) progress = startProgress(source, io.stderr, clock, o.progressEveryMs ?? 5000);
-    let connectMs: number | null = null;
-    void until(() => pool.every((w) => w.idle !== null)).then(() => {
-      const idle = pool.map((w) => w.idle as { since: number; at: number });
-      connectMs = Math.max(...idle.map((i) => i.at)) - Math.min(...idle.map((i) => i.since));
-      hooks.allIdle?.();
-    });
+    void until(() => pool.every((w) => w.subscribed)).then(() => hooks.allSubscribed?.());
     const failed = until(() => pool.some((w) => w.failure !== undefined)).then(() => 'failed' as const);
     const ends: Array<Promise<FleetSummary['ended'] | 'failed'>> = [failed, new Promise((resolve) => {
       const s = io.signal;
@@ -220,7 +230,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number,
     if (embedded !== null && o.rollout !== undefined) {
       const version = o.rollout;
       ends.push((async () => {
-        await until(() => pool.every((w) => w.idle !== null));
+        await until(() => pool.every((w) => w.idle));
         // Per-model device counts of this run, drawn as the workers draw them (pure in seed and id).
         const perModel = new Map<string, number>();
         for (const r of ranges) {
@@ -242,7 +252,7 @@ export async function runFleetWorkers(o: RunOptions, io: RunIo, workers: number,
     progress = undefined;
     const failure = pool.find((w) => w.failure !== undefined)?.failure;
     if (ended === 'failed' || failure !== undefined) throw failure ?? new OtasimError('OTASIM_ERR_FLEET_WORKER', 'a fleet worker failed');
-    const summary = mergeSummaries(pool.map((w) => w.result as { summary: FleetSummary; durations: number[] }), ended, clock.now() - t0, connectMs);
+    const summary = mergeSummaries(pool.map((w) => w.result as { summary: FleetSummary; durations: number[]; subscribed: Subscribed }), ended, clock.now() - t0);
     io.events?.write(`${JSON.stringify({ type: 'summary', t: clock.now(), ...summary })}\n`);
     return summary;
   } finally {

@@ -98,10 +98,12 @@ describe('otasim fleet --workers 2', () => {
       '--image-size', String(64 * 1024), '--events', events, '--json', '--seed', '4']);
     expect(r.stderr).toMatch(new RegExp(`success=${N}`));
     expect(r.status).toBe(0);
-    const s = JSON.parse(r.stdout) as FleetSummary & { workers: FleetSummary[]; connectMs: number };
+    const s = JSON.parse(r.stdout) as FleetSummary & { workers: FleetSummary[]; connectMs: number; subscribed: { devices: number; ms: number } };
     expect(s).toMatchObject({ devices: N, started: N, ended: 'done', counts: { success: N }, updateMs: { count: N }, errors: {} });
     expect(s.workers).toHaveLength(2);
     expect(s.workers.map((w) => w.devices)).toEqual([N / 2, N / 2]);
+    expect(s.subscribed.devices).toBe(N);
+    expect(s.subscribed.ms).toBe(s.connectMs);
     expect(s.connectMs).toBeGreaterThan(0);
     expect(s.connectMs).toBeLessThan(s.elapsedMs);
     for (const k of FLEET_STATES) expect(s.workers.reduce((t, w) => t + w.counts[k], 0), k).toBe(s.counts[k]);
