@@ -31,13 +31,14 @@ function phaseColor(state: string): string {
 
 /** One stacked area per series over the samples; the y axis counts devices. */
 function stackedArea(kind: string, title: string, samples: readonly TimelineSample[], pick: (s: TimelineSample) => Readonly<Record<string, number>>,
-  series: ReadonlyArray<{ key: string; color: string }>, devices: number): string {
+  series: ReadonlyArray<{ key: string; color: string }>, devices: number, runMs: number): string {
   const f = FRAME;
   if (samples.length === 0 || series.length === 0) return chart(kind, f, title, noData(f, 'no timeline samples in this run'));
   // A single sample still draws: it spans one second.
   const pts = samples.length === 1 ? [samples[0] as TimelineSample, { ...(samples[0] as TimelineSample), t: (samples[0] as TimelineSample).t + 1000 }] : samples;
-  const t0 = (pts[0] as TimelineSample).t;
-  const t1 = (pts[pts.length - 1] as TimelineSample).t;
+  // The run's whole span, as in the phases chart, so the three time charts line up.
+  const t0 = Math.min(0, (pts[0] as TimelineSample).t);
+  const t1 = Math.max(runMs, (pts[pts.length - 1] as TimelineSample).t);
   const totals = pts.map((s) => series.reduce((n, { key }) => n + (pick(s)[key] ?? 0), 0));
   const yMax = Math.max(1, devices, ...totals);
   const x = linear(t0, t1, f.left, f.width - f.right);
@@ -66,13 +67,13 @@ export function versionsChart(r: RunReport): string {
   const keys = new Set<string>();
   for (const s of r.timeline) for (const [k, v] of Object.entries(s.versions)) if (v > 0) keys.add(k);
   const series = sortVersions(keys).map((key, i) => ({ key, color: PALETTE[i % PALETTE.length] as string }));
-  return stackedArea('versions', 'Fleet versions over time', r.timeline, (s) => s.versions, series, r.fleet.devices);
+  return stackedArea('versions', 'Fleet versions over time', r.timeline, (s) => s.versions, series, r.fleet.devices, r.durationMs);
 }
 
 /** (2) Device states over time, in the fleet's state order. */
 export function statesChart(r: RunReport): string {
   const used = FLEET_STATES.filter((k) => r.timeline.some((s) => (s.states[k] ?? 0) > 0));
-  return stackedArea('states', 'Device states over time', r.timeline, (s) => s.states, used.map((key) => ({ key, color: STATE_COLORS[key] })), r.fleet.devices);
+  return stackedArea('states', 'Device states over time', r.timeline, (s) => s.states, used.map((key) => ({ key, color: STATE_COLORS[key] })), r.fleet.devices, r.durationMs);
 }
 
 /** One histogram bin: [from, to) ms and how many durations fell in it. */
