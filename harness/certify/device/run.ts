@@ -91,7 +91,9 @@ export async function certifyDevice(o: CertifyDeviceOptions): Promise<SuiteRepor
     return `announced ${versionOf(a)}`;
   });
 
-  const steps = new StepRunner(bench, { timeoutMs: o.timeoutMs, quietMs: o.quietMs ?? (virtual ? 4000 : 45_000) });
+  const steps = new StepRunner(bench, {
+    timeoutMs: o.timeoutMs, quietMs: o.quietMs ?? (virtual ? 4000 : 45_000), afterAnnounceMs: virtual ? 700 : 5000, lingerMs: virtual ? 150 : 1000,
+  });
   const probes: { validAfterCycle?: Probes['validAfterCycle']; shaAfterCycle?: Probes['shaAfterCycle'] } = {};
   let error: string | undefined;
   try {

@@ -56,6 +56,10 @@ export interface StepTimings {
   readonly timeoutMs: number;
   /** Silence that ends a step nothing else ended, ms. */
   readonly quietMs: number;
+  /** Silence after the device announced itself (it restarted) that ends a step without a result, ms. */
+  readonly afterAnnounceMs: number;
+  /** Wait this long after a result for a second one or a trailing report, ms. */
+  readonly lingerMs: number;
 }
 
 /** The step has its answer: a result (after a success, also an announce), or enough silence. */
@@ -65,11 +69,11 @@ function settled(heard: readonly Heard[], sinceMs: number, nowMs: number, t: Ste
   const quiet = nowMs - lastAt;
   if (result !== undefined) {
     // Let a second result or a trailing report arrive; a success waits for the restart's announce.
-    if (quiet < 300) return false;
+    if (quiet < t.lingerMs) return false;
     return !succeeded(result) || announces(heard).length > 0 || quiet >= t.quietMs;
   }
   // No result: after a restart's announce a short silence is enough, else the long one.
-  return quiet >= (announces(heard).length > 0 ? Math.min(1500, t.quietMs) : t.quietMs);
+  return quiet >= (announces(heard).length > 0 ? Math.min(t.afterAnnounceMs, t.quietMs) : t.quietMs);
 }
 
 /** Runs the steps against one bench, tracking the version the device announces. */
