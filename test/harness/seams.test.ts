@@ -11,6 +11,9 @@ import { ConfigError } from '../../protocol/errors.js';
 import { EmbeddedBroker } from '../../server/broker/index.js';
 import { NetworkGate } from '../../harness/run/partition.js';
 import { partitionDevices } from '../../harness/run/steps.js';
+import { countBricked, runningVersions } from '../../harness/run/observe.js';
+import { VirtualClock } from '../../protocol/clock.js';
+import { Fleet } from '../../simulator/fleet/runner.js';
 
 describe('SystemClock with a scale', () => {
   it('runs timers in clock time: a 60 s timer fires, and then at least 60 s of clock time have passed', async () => {
@@ -112,5 +115,28 @@ describe('EmbeddedBroker outage', () => {
     const d = await broker.connect({ clientId: 'y', reconnectPeriod: 0 });
     expect(d.connected).toBe(true);
     d.end(true);
+  });
+});
+
+describe('bricked devices', () => {
+  it('are the chips whose flash the bootloader can no longer boot from, read through a copy', async () => {
+    const clock = new VirtualClock({ start: 1_700_000_000_000 });
+    const agent = new Agent();
+    // No server and no broker: the devices boot their factory image and keep retrying the network.
+    const fleet = Fleet.create({
+      devices: 4, serverUrl: 'http://127.0.0.1:9', clock, http: agent, rampPerSecond: 1000,
+      mqtt: () => Promise.reject(new Error('no broker here')),
+    });
+    await clock.advanceAsync(2_000);
+    expect(runningVersions(fleet)).toEqual({ '1.0.0': 4 });
+    expect(countBricked(fleet)).toBe(0);
+    // Erase every app partition of device 2: its next reset would find nothing to boot.
+    const chip = fleet.chip(2);
+    for (const p of chip?.partitions.filter((x) => x.type === 0x00) ?? []) chip?.flash.erase(p.offset, p.size);
+    expect(countBricked(fleet)).toBe(1);
+    // The device itself still runs from RAM: the inspection changed nothing on it.
+    expect(runningVersions(fleet)).toEqual({ '1.0.0': 4 });
+    await fleet.stop();
+    await agent.close();
   });
 });
