@@ -1,6 +1,7 @@
 /**
- * The server-side fuzz targets on one real OtaServer: its HTTP app, a second app on the same store
- * with device tokens and a rate limit on, and the collector for each wire profile.
+ * The server-side fuzz targets on one real OtaServer: its HTTP app (through `inject`, and raw bytes
+ * on its listening socket), a second app on the same store with device tokens and a rate limit on,
+ * and the collector for each wire profile.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { buildAppImage } from '../../simulator/esp32/image-builder.js';
 import type { FuzzTarget } from './engine.js';
 import { BOUNDARY, httpTarget, multipartUpload } from './http-target.js';
 import { mqttTarget } from './mqtt-target.js';
+import { wireTarget } from './wire-target.js';
 
 /** The API key of the fuzzed server. */
 export const FUZZ_API_KEY = 'fuzz-api-key-0123456789';
@@ -60,6 +62,7 @@ export async function withServerTargets(fn: (targets: FuzzTarget<unknown>[], ser
         await fn([
           httpTarget('http-routes', server.http, server.routes, FUZZ_API_KEY),
           httpTarget('http-routes-guarded', guarded.app, guarded.routes, FUZZ_API_KEY, FUZZ_TOKEN_SECRET),
+          wireTarget(server.url, FUZZ_API_KEY),
           edge.target, legacy.target,
         ] as FuzzTarget<unknown>[], server);
       } finally {

@@ -3,6 +3,7 @@
  * (`{error: {code, message}}`), latency into the metrics. Built from ports (deps.ts); listening
  * is the caller's job (server/index.ts), so tests can also drive it with `inject`.
  */
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { RequestError } from '../../protocol/errors.js';
@@ -56,6 +57,11 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     routerOptions: { maxParamLength: 256 },
     // Router-level failures (bad URL encoding, over-long params) get the same error body.
     frameworkErrors: (err, req, reply) => errorHandler(deps.logger)(err, req, reply),
+    // So do requests Node's HTTP parser refuses before fastify sees them.
+    clientErrorHandler: clientError,
+    // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
+    // refuses it instead, with the error body.
+    http: { requireHostHeader: false },
   });
   const routes: RouteInfo[] = [];
   const guard = apiKeyCheck(deps.config.apiKey);
@@ -80,6 +86,11 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     }
     if ((text.includes('\\u0000') || text.includes('\u0000')) && hasNul(parsed)) done(nulRefused('body'), undefined);
     else done(null, parsed);
+  });
+  app.addHook('onRequest', async (req) => {
+    if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+      throw new RequestError(400, 'OTASIM_ERR_BAD_REQUEST', 'an HTTP/1.1 request needs a Host header (RFC 9112 §3.2)');
+    }
   });
   // Query values too, before any handler reads them (path parameters are slugs or device ids, which refuse NUL).
   app.addHook('preValidation', async (req) => {
@@ -119,6 +130,28 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
   await app.ready();
   return { app, routes };
+}
+
+/** Node's HTTP parser errors, by their code: status line, our code and message. Others are 400. */
+const CLIENT_ERRORS: Readonly<Record<string, { status: string; code: string; message: string }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: '408 Request Timeout', code: 'OTASIM_ERR_REQUEST_TIMEOUT', message: 'the request was not received in time' },
+  HPE_HEADER_OVERFLOW: { status: '431 Request Header Fields Too Large', code: 'OTASIM_ERR_HEADERS_TOO_LARGE', message: 'the request headers are larger than the server accepts' },
+};
+
+/**
+ * A request Node's HTTP parser refuses (malformed request line or headers, bad chunking): answer
+ * with the same `{error: {code, message}}` body as every other refusal, then close the connection,
+ * since the rest of its bytes cannot be framed.
+ */
+function clientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e = CLIENT_ERRORS[err.code ?? '']
+    ?? { status: '400 Bad Request', code: 'OTASIM_ERR_BAD_REQUEST', message: `malformed HTTP request (${err.code ?? 'parse error'})` };
+  const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${e.status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }
 
 /**

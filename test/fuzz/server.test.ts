@@ -33,7 +33,7 @@ afterAll(async () => {
 }, START_MS);
 
 describe('server inputs under fuzzing', () => {
-  for (const name of ['http-routes', 'http-routes-guarded', 'mqtt-paku-edge', 'mqtt-paku-legacy']) {
+  for (const name of ['http-routes', 'http-routes-guarded', 'http-wire', 'mqtt-paku-edge', 'mqtt-paku-legacy']) {
     it(`${name}: ${CI_RUNS} random and mutated inputs end in success or a typed refusal`, async () => {
       const t = targets.find((x) => x.name === name);
       expect(t, name).toBeDefined();
