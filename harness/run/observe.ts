@@ -53,6 +53,7 @@ interface Target {
 /** Reads rollout and plan statuses for the names a check needs. */
 export class RolloutObserver {
   #targets: Target[] | null = null;
+  readonly #decided = new Map<string, { key: string; devices: number; ids: ReadonlyMap<number, number> }>();
 
   constructor(private readonly admin: AdminClient, private readonly fleet: Fleet, private readonly comp: Composition,
     private readonly seed: number, private readonly bucketing: Bucketing, private readonly plans: ReadonlySet<string>,
@@ -86,35 +87,61 @@ export class RolloutObserver {
         continue;
       }
       const r = rollouts.find((x) => x.name === name);
-      if (r !== undefined) out.set(name, this.#rolloutStatus(r, rollouts, await this.serverVersions(r.device_model)));
+      if (r !== undefined) out.set(name, await this.#rolloutStatus(r, rollouts));
     }
     return out;
+  }
+
+  /**
+   * Fleet index → id of the rollout that decides for it, among `rules` (the model's active ones):
+   * recomputed only when the rules change, since each test hashes every device (sticky buckets).
+   */
+  #deciding(model: string, rules: ReadonlyArray<Omit<RolloutInfo, 'created_at'> & { created_at: Date }>): ReadonlyMap<number, number> {
+    const key = JSON.stringify(rules.map((x) => [x.id, x.target_type, x.target_filter, x.rollout_percentage, x.created_at.getTime()]));
+    const devices = this.#devices();
+    const cached = this.#decided.get(model);
+    if (cached !== undefined && cached.key === key && cached.devices === devices.length) return cached.ids;
+    const ids = new Map<number, number>();
+    for (const d of devices) {
+      if (d.device_model !== model) continue;
+      const by = decidingRollout(d, rules, this.bucketing);
+      if (by !== undefined) ids.set(d.index, by.id);
+    }
+    this.#decided.set(model, { key, devices: devices.length, ids });
+    return ids;
   }
 
   /**
    * active / inactive, or completed: active, deciding for at least one device, and every one of
    * those runs its version with the boot confirmed (not PENDING_VERIFY: a device still in its
    * self-test may yet roll back), no update under way, and the server has recorded that version
-   * for it (so a next rollout created at once does not offer it again).
+   * for it (so a next rollout created at once does not offer it again). The server is asked only
+   * once the chips agree.
    */
-  #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[], recorded: ReadonlyMap<string, string | null>): RolloutStatus {
+  async #rolloutStatus(r: RolloutInfo, all: readonly RolloutInfo[]): Promise<RolloutStatus> {
     const label = `${r.target_type} ${r.rollout_percentage ?? 100}%`;
     if (!r.is_active) return { kind: 'rollout', state: 'inactive', label };
-    const rules = all.filter((x) => x.is_active && x.device_model === r.device_model)
-      .map((x) => ({ ...x, created_at: new Date(x.created_at) }));
-    let targets = 0;
+    const rules = all.filter((x) => x.is_active && x.device_model === r.device_model).map((x) => ({ ...x, created_at: new Date(x.created_at) }));
+    const targets: number[] = [];
+    for (const [index, id] of this.#deciding(r.device_model, rules)) if (id === r.id) targets.push(index);
     let done = 0;
-    for (const d of this.#devices()) {
-      if (d.device_model !== r.device_model || decidingRollout(d, rules, this.bucketing)?.id !== r.id) continue;
-      targets++;
-      const running = this.fleet.runtime(d.index)?.state.running;
-      const state = this.fleet.stateOf(d.index);
-      // An external server lists at most 500 devices: beyond them its record cannot be checked.
-      const agrees = recorded.size >= 500 && !recorded.has(d.device_id) ? true : recorded.get(d.device_id) === r.firmware_version;
-      if (running?.version === r.firmware_version && running.otaState !== 'PENDING_VERIFY' && state !== undefined && !isUpdating(state) && agrees) done++;
+    for (const index of targets) {
+      const running = this.fleet.runtime(index)?.state.running;
+      const state = this.fleet.stateOf(index);
+      if (running?.version === r.firmware_version && running.otaState !== 'PENDING_VERIFY' && state !== undefined && !isUpdating(state)) done++;
     }
-    const detail = `${done}/${targets} targeted devices run ${r.firmware_version}`;
-    return { kind: 'rollout', state: targets > 0 && done === targets ? 'completed' : 'active', detail, label };
+    let recordedDone = done;
+    if (targets.length > 0 && done === targets.length) {
+      const recorded = await this.serverVersions(r.device_model);
+      // An external server lists at most 500 devices: beyond them its record cannot be checked.
+      const agrees = (index: number): boolean => {
+        const id = this.fleet.runtime(index)?.config.deviceId ?? '';
+        return (recorded.size >= 500 && !recorded.has(id)) || recorded.get(id) === r.firmware_version;
+      };
+      recordedDone = targets.filter(agrees).length;
+    }
+    const detail = `${done}/${targets.length} targeted devices run ${r.firmware_version}${recordedDone < done ? `, ${recordedDone} recorded by the server` : ''}`;
+    return { kind: 'rollout', state: targets.length > 0 && recordedDone === targets.length ? 'completed' : 'active', detail, label };
   }
 }
 

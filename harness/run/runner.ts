@@ -130,12 +130,15 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
 
     // Sampling: the fleet every scenario second; the rollouts' spans when no poll is in flight.
     let polling = false;
+    let lastPoll = -Infinity;
     const sample = (): void => {
       const point: TimelineSample = { t: now(), versions: runningVersions(f), states: f.counts() };
       timeline.push(point);
       opts.onSample?.(point);
-      if (!polling && created.size > 0) {
+      // At most four polls a wall second: a high time scale must not hammer the admin API.
+      if (!polling && created.size > 0 && performance.now() - lastPoll >= 250) {
         polling = true;
+        lastPoll = performance.now();
         const at = now();
         observer.statuses([...created]).then((st) => track(st, at), () => { /* the server may be restarting: the next poll catches up */ }).finally(() => {
           polling = false;

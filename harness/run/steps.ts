@@ -157,7 +157,7 @@ export async function runStep(ctx: StepContext, step: StepData, index: number): 
       if (verdict.ok) return [];
       if (ctx.clock.now() >= deadline) throw new StepError(`timed out after ${formatMs(step.wait.timeout)}: ${verdict.detail}`);
       if (ctx.signal.aborted) throw new StepError('interrupted');
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, names.length === 0 ? 50 : 200));
     }
   }
   if (step.set_percentage !== undefined) {
