@@ -8,7 +8,7 @@
  */
 import { decidingRollout } from '../../server/rollout/offer.js';
 import type { Bucketing } from '../../server/rollout/targeting.js';
-import { Flash, runBootloader } from '../../simulator/esp32/index.js';
+import { runBootloader } from '../../simulator/esp32/index.js';
 import { traitsOf, type Composition } from '../../simulator/fleet/composition.js';
 import type { Fleet } from '../../simulator/fleet/runner.js';
 import { isUpdating } from '../../simulator/fleet/states.js';
@@ -35,8 +35,7 @@ export function countBricked(fleet: Fleet): number {
   for (let i = fleet.first; i < fleet.first + fleet.devices; i++) {
     const chip = fleet.chip(i);
     if (chip === undefined) continue;
-    const copy = Flash.create(chip.flash.size, [{ addr: 0, data: chip.flash.read(0, chip.flash.size) }]);
-    if (!runBootloader({ flash: copy, efuse: chip.efuse, config: chip.config }).ok) n++;
+    if (!runBootloader({ flash: chip.flash.copy(), efuse: chip.efuse, config: chip.config }).ok) n++;
   }
   return n;
 }

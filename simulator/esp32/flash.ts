@@ -133,6 +133,17 @@ export class Flash {
     return this.#cutter !== null;
   }
 
+  /**
+   * A copy-on-write twin for inspection: it shares the read-only mappings (so verified images stay
+   * memoised) and duplicates the owned sectors; writes to either never reach the other. The copy
+   * is powered, with no power cut armed and zeroed stats.
+   */
+  copy(): Flash {
+    const twin = new Flash(this.size, this.#maps);
+    if (this.#owned !== null) twin.#owned = new Map([...this.#owned].map(([k, v]) => [k, v.slice()]));
+    return twin;
+  }
+
   /** Copy `len` bytes from `addr`. Out of bounds → ESP_ERR_INVALID_SIZE. */
   read(addr: number, len: number): Uint8Array {
     this.#checkRange(addr, len, 'read');

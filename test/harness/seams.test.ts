@@ -14,6 +14,7 @@ import { partitionDevices } from '../../harness/run/steps.js';
 import { countBricked, runningVersions } from '../../harness/run/observe.js';
 import { VirtualClock } from '../../protocol/clock.js';
 import { Fleet } from '../../simulator/fleet/runner.js';
+import { Flash } from '../../simulator/esp32/index.js';
 
 describe('SystemClock with a scale', () => {
   it('runs timers in clock time: a 60 s timer fires, and then at least 60 s of clock time have passed', async () => {
@@ -115,6 +116,25 @@ describe('EmbeddedBroker outage', () => {
     const d = await broker.connect({ clientId: 'y', reconnectPeriod: 0 });
     expect(d.connected).toBe(true);
     d.end(true);
+  });
+});
+
+describe('Flash.copy', () => {
+  it('shares mappings and duplicates owned sectors: writes on either side never reach the other', () => {
+    const image = new Uint8Array(8192).fill(0x11);
+    const flash = Flash.create(65_536, [{ addr: 0x4000, data: image }]);
+    flash.write(0x1000, Uint8Array.of(1, 2, 3));
+    const twin = flash.copy();
+    expect(twin.mappings[0]?.data).toBe(image);
+    expect([...twin.read(0x1000, 3)]).toEqual([1, 2, 3]);
+    twin.erase(0x1000, 4096);
+    twin.write(0x4000, Uint8Array.of(0));
+    flash.write(0x1004, Uint8Array.of(9));
+    expect([...flash.read(0x1000, 5)]).toEqual([1, 2, 3, 0xff, 9]);
+    expect(flash.read(0x4000, 1)[0]).toBe(0x11);
+    expect([...twin.read(0x1000, 5)]).toEqual([0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect(twin.read(0x4000, 1)[0]).toBe(0);
+    expect(image[0]).toBe(0x11);
   });
 });
 
