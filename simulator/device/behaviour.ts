@@ -52,6 +52,8 @@ export interface BehaviourRules {
   readonly installedState: ProgressStateName;
   /** `ota/result` success is sent by the old image before the restart (else by the new image once confirmed). */
   readonly resultBeforeReboot: boolean;
+  /** A command that is not JSON or has no usable `url` gets a failure result (else it is only logged, facts §1.3). */
+  readonly reportsBadCommands: boolean;
 }
 
 export const BEHAVIOUR_RULES: Readonly<Record<Behaviour, BehaviourRules>> = Object.freeze({
@@ -59,11 +61,13 @@ export const BEHAVIOUR_RULES: Readonly<Record<Behaviour, BehaviourRules>> = Obje
     subscribeQos: 1, cleanSession: false, selfTest: true, resume: true, gracefulRestart: true, vetsImage: true,
     strictDownload: false, mqttDuringDownload: true, progressEveryMs: null, startStates: ['Downloading'],
     verifyingNeedsChecksum: false, checksumAfterActivate: false, installedState: 'Installing', resultBeforeReboot: false,
+    reportsBadCommands: true,
   }),
   'paku-core': Object.freeze<BehaviourRules>({
     subscribeQos: 0, cleanSession: true, selfTest: false, resume: false, gracefulRestart: false, vetsImage: false,
     strictDownload: true, mqttDuringDownload: false, progressEveryMs: 1000, startStates: ['Checking', 'Downloading'],
     verifyingNeedsChecksum: true, checksumAfterActivate: true, installedState: 'Complete', resultBeforeReboot: true,
+    reportsBadCommands: false,
   }),
 });
 

@@ -36,7 +36,10 @@ function takeOffer(c: Ctx, s: DeviceState, o: Offer | Refusal, source: 'mqtt' | 
 
 function offerMessage(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
   if (e.topic !== deviceTopics(c.dev.config).cmdOta(c.dev.config.deviceId)) return step(s);
-  return takeOffer(c, s, offerFromCommand(c.dev.config, running(s).version, e.payload, s.nvs.lastInvalid, rules(c).vetsImage), 'mqtt');
+  const o = offerFromCommand(c.dev.config, running(s).version, e.payload, s.nvs.lastInvalid, rules(c).vetsImage);
+  // paku-core handleMqttMessage(): a command it cannot read is logged and dropped, no ack, no result (facts §1.3).
+  if (isRefusal(o) && o.refused === 'offer_malformed' && !rules(c).reportsBadCommands) return step(s, log(`cmd/ota ignored: ${o.detail}`));
+  return takeOffer(c, s, o, 'mqtt');
 }
 
 function offerWhileBusy(_c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {

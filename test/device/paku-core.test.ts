@@ -231,6 +231,23 @@ describe('paku-core behaves as built; esp-idf does not share its warts', () => {
     expect(dev.rt.state.running?.version).toBe(b === 'paku-core' ? '2.0.0' : '1.0.0');
   });
 
+  it.each(PROFILES)('%s: a command it cannot read — paku-core logs and drops it (no ack, no result), esp-idf reports it', async (b) => {
+    const id = `pk_badcmd_${b}`;
+    await using dev = await registered(id, b);
+    await tester.publishAsync(`pk/edge/${id}/cmd/ota`, '{"version": "2.0.0"', { qos: 1 }); // not JSON
+    await command(id, { url: '', version: '2.0.0' }); // no url
+    await command(id, { url: `${s.url}${serverUrl}`, checksum: SUM, version: '2.0.0' });
+    await until('success', () => dev.published('result').find((r) => r.success === true));
+    const failures = dev.published('result').filter((r) => r.success === false);
+    if (b === 'paku-core') {
+      expect(failures).toEqual([]);
+      expect(dev.published('status')).toHaveLength(1);
+      expect(dev.logs.filter((l) => l.startsWith('cmd/ota ignored:'))).toHaveLength(2);
+    } else {
+      expect(failures).toMatchObject([{ result_code: 6, reason: 'offer_malformed' }, { result_code: 6, reason: 'offer_malformed' }]);
+    }
+  });
+
   it('a fleet composition mixes the two profiles, drawn from the seed', async () => {
     const { composition, traitsOf } = await import('../../simulator/fleet/composition.js');
     const c = composition({ behaviours: { 'esp-idf': 1, 'paku-core': 1 } });
