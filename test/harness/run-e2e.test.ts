@@ -75,6 +75,25 @@ describe('runScenario', () => {
     expect(Math.min(...report.fleet.updateDurationsMs)).toBeGreaterThanOrEqual(2000);
   });
 
+  it('the embedded rollout engine runs on the same scaled clock: a 60 s soak passes inside a 3 min (scenario) wait', async () => {
+    // On wall time the soak alone would take 60 s × 20 = 20 min of scenario time and the wait would time out.
+    const r = await runScenario(parseScenario(`name: soak
+certifies: "a plan's soak runs in scenario time"
+time_scale: 20
+fleet: { size: 20, device: { self_test_ms: 1000 } }
+firmware:
+  - { id: good, version: 2.0.0, size: 32KiB }
+steps:
+  - upload: good
+  - plan: { name: p, firmware: good, phases: [{ percent: 30 }, { percent: 100 }], gate: { min_success_percent: 90, min_reports: 2, soak_ms: 60000 } }
+  - wait: { for: { rollout: p, phase: 1 }, timeout: 3m }
+`, 'soak.yaml'), { quiet: true });
+    expect(r.error).toBeUndefined();
+    expect(r.verdict).toBe('pass');
+    const wait = r.steps.find((st) => st.kind === 'wait');
+    expect((wait?.endMs ?? 0) - (wait?.startMs ?? 0)).toBeGreaterThanOrEqual(60_000);
+  }, 90_000);
+
   it('a wait that cannot be met times out in scenario time: verdict error, later steps skipped', async () => {
     const r = await runScenario(parseScenario(`name: never
 certifies: "a rollout of firmware never uploaded cannot complete"
