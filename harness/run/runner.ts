@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent } from 'undici';
 import { SystemClock, type Cancel } from '../../protocol/clock.js';
 import { traitsOf } from '../../simulator/fleet/composition.js';
-import { startProgress, type Progress, type ProgressOut } from '../../simulator/fleet/progress.js';
+import { countsLine, startProgress, type Progress, type ProgressOut } from '../../simulator/fleet/progress.js';
 import { Fleet } from '../../simulator/fleet/runner.js';
 import { FLEET_STATES, type FleetState } from '../../simulator/fleet/states.js';
 import { durationStats } from '../../simulator/fleet/stats.js';
@@ -151,7 +151,7 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
     // Ready: every device up and registered, and its composition groups known to the server.
     const readyStart = now();
     await Promise.race([f.all('idle'), aborted(stop.signal)]);
-    if (stop.signal.aborted) throw new StepError(stopReason ?? 'interrupted');
+    if (stop.signal.aborted) throw new StepError(`${stopReason ?? 'interrupted'} while the fleet came up (${f.started}/${f.devices} started; ${countsLine(f.counts())})`);
     await registered(e, f, stop.signal);
     await assignGroups(e, f, s, seed);
     steps.push({ index: 0, kind: 'ready', label: `${f.devices} devices up and registered`, startMs: readyStart, endMs: now(), status: 'pass' });
@@ -247,7 +247,7 @@ async function registered(env: Environment, fleet: Fleet, signal: AbortSignal): 
   }
   for (const [model, n] of perModel) {
     for (;;) {
-      if (signal.aborted) throw new StepError('interrupted while devices registered');
+      if (signal.aborted) throw new StepError(`${(signal.reason as Error | undefined)?.message ?? 'interrupted'} while devices of ${model} registered (${n} expected)`);
       const have = env.embedded !== null
         ? (await env.embedded.server.store.devicesOfModel(model)).length
         : (await env.admin.devices(model)).length;
