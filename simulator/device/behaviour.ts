@@ -70,8 +70,3 @@ export const BEHAVIOUR_RULES: Readonly<Record<Behaviour, BehaviourRules>> = Obje
     reportsBadCommands: false,
   }),
 });
-
-/** The rules of a behaviour. */
-export function rulesOf(b: Behaviour): BehaviourRules {
-  return BEHAVIOUR_RULES[b];
-}

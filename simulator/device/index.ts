@@ -5,7 +5,7 @@
  */
 export * from './types.js';
 export { BEHAVIOURS, Backoff, DeviceConfigSchema, parseDeviceConfig, type Behaviour } from './config.js';
-export { BEHAVIOUR_RULES, type BehaviourRules } from './behaviour.js';
+export { BEHAVIOUR_RULES, type BehaviourRules, type ProgressStateName } from './behaviour.js';
 export { handlerFor, initialState, transition, transitions } from './machine.js';
 export { FAILURE_REASONS, failureInfo, resultMessage, type FailureReason } from './reasons.js';
 export { deviceTopics, edgeStatus, OFFLINE_PAYLOAD, reportEffects, type Report } from './report.js';

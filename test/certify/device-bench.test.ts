@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { certifyDevice, DEVICE_REQUIREMENTS, type BenchInfo } from '../../harness/certify/device/index.js';
-import { VirtualDevice } from '../../harness/certify/device/virtual.js';
+import { VirtualDevice } from '../../harness/certify/device/index.js';
 import { buildAppImage } from '../../simulator/esp32/index.js';
 
 describe('otasim certify device with a device on the bench', () => {

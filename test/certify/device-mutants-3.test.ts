@@ -1,6 +1,6 @@
 /** Device mutants 9–12 of the catalogue: the suite fails each on exactly the requirement ids it names. */
 import { describe, expect, it } from 'vitest';
-import { DEVICE_MUTANTS } from '../../harness/certify/device/mutants.js';
+import { DEVICE_MUTANTS } from '../../harness/certify/device/index.js';
 import { failingIds } from './device-mutants.js';
 
 describe('the device suite catches broken devices claiming esp-idf', () => {

@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { certifyDevice } from '../../harness/certify/device/index.js';
-import type { DeviceMutant } from '../../harness/certify/device/mutants.js';
+import type { DeviceMutant } from '../../harness/certify/device/index.js';
 
 /** The ids the suite fails `m` on (a requirement it could not judge is no failure), and its verdict. */
 export async function failingIds(m: DeviceMutant): Promise<{ ids: string[]; verdict: string }> {

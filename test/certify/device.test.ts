@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { certifyDevice, DEVICE_REQUIREMENTS } from '../../harness/certify/device/index.js';
-import { restampedImages } from '../../harness/certify/device/images.js';
+import { restampedImages } from '../../harness/certify/device/index.js';
 import type { SuiteReport } from '../../harness/report/model.js';
 import { buildAppImage, inspectImage } from '../../simulator/esp32/index.js';
 
