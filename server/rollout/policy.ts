@@ -157,6 +157,7 @@ function endAttempt(t: Track, outcome: 'failed' | 'rolled_back' | 'timed_out', a
 
 /** Fold the reports and the timeouts into the tracks. */
 function foldReports(spec: PlanSpec, s: PlanState, w: World, decisions: Decision[]): void {
+  const onVersion = new Set(w.devices.filter((d) => d.current_firmware_version === spec.firmware_version).map((d) => d.device_id));
   for (const [id, t] of Object.entries(s.devices)) {
     const r = w.reports.get(id);
     if (r !== undefined && (t.seen_at === null || r.at > t.seen_at || (r.at === t.seen_at && r.status !== t.seen_status))) {
@@ -170,6 +171,13 @@ function foldReports(spec: PlanSpec, s: PlanState, w: World, decisions: Decision
         t.state = 'in_progress';
         t.last = Math.max(t.last, r.at);
       }
+    }
+    // A device that announces the plan's version runs it, whatever report was lost on the way (the
+    // server killed before its commit, an HTTP report sent while it was down). Timing it out and
+    // offering again would make it refuse the offer as not newer: a success counted as a failure.
+    if ((IN_FLIGHT.has(t.state) || t.state === 'retry' || t.state === 'timed_out') && onVersion.has(id)) {
+      t.state = 'success';
+      t.retry_at = null;
     }
     if (IN_FLIGHT.has(t.state) && w.now - t.last >= spec.device.timeout_ms) {
       decisions.push({ kind: 'device_timed_out', device_id: id, attempt: t.attempts, silent_ms: w.now - t.last });
