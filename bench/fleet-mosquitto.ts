@@ -96,8 +96,13 @@ process.stdout.write(connect.connectMs !== null
     + `(broker fds ${peak.open ?? '?'}/${peak.limit ?? '?'} at the end; the rest refused); those ${sub.devices} in ${sub.ms ?? '–'} ms: ${rate}/s `
     + `(goal ≥ ${GOAL}/s for all ${devices}) NOT MET; load ${load()}\n`);
 
-// The OTA runs the devices the broker could hold: all of them, or as many as connected above.
-const n = connect.connectMs !== null ? devices : sub.devices;
+// The OTA runs the devices the broker can hold at once: one fd per client, under its open-file
+// limit, after what it already has open and the embedded server's two clients (collector and
+// orchestrator), with a few fds to spare. (The ramp above counts each device's first SUBACK, so it
+// can reach every device even when they were not all connected at the same moment.)
+const room = before.limit === null || before.open === null ? Infinity : before.limit - before.open - 2 - 8;
+const n = Math.min(sub.devices, room);
+if (n < devices) process.stdout.write(`fleet-mosquitto: the OTA runs ${n} devices: what the broker can hold at once (open-file limit ${before.limit ?? '?'})\n`);
 const ota = await phase(n, true, Math.max(300_000, n * 30), `${run}o`);
 const outcomes = ota.counts.success + ota.counts.failed + ota.counts['rolled back'];
 process.stdout.write(`fleet-mosquitto #5 OTA: ${outcomes}/${n} outcomes (${ota.counts.success} success) ended by ${ota.ended} after ${(ota.elapsedMs / 1000).toFixed(1)} s; `
