@@ -15,7 +15,7 @@ describe('otasim certify device with a device on the bench', () => {
     try {
       const r = await certifyDevice({
         deviceId: 'ESP32-B3C4B3C4', protocol: 'paku-edge', topicPrefix: 'bench', httpPort: 0, mqttPort: 0, host: '127.0.0.1',
-        timeoutMs: 30_000, claims: 'esp-idf', quietMs: 5000, stallMs: 2500,
+        timeoutMs: 30_000, claims: 'esp-idf', quietMs: 5000, stallMs: 4000,
         firmware: { bytes: buildAppImage({ chip: 'esp32', version: '1.0.0', size: 48 * 1024 }), source: 'app.bin' },
         onReady: (b: BenchInfo) => {
           dut = VirtualDevice.start({

@@ -55,9 +55,9 @@ export interface CertifyDeviceOptions {
   readonly virtual?: { readonly behaviour: Behaviour; readonly variant?: VirtualVariant; readonly chip?: ChipName };
   /** A real device's own firmware build, re-stamped for each offer. */
   readonly firmware?: { readonly bytes: Uint8Array; readonly source: string };
-  /** Silence that ends a step nothing else ended, ms. Default 4 s virtual, 45 s real. */
+  /** Silence that ends a step nothing else ended, ms; at least the stall + 1.5 s. Default 3 s virtual, 45 s real. */
   readonly quietMs?: number;
-  /** How long the stalled download holds its body, ms. Default 1.5 × keepalive + 1 s (virtual: 2.5 s; real, keepalive 15 s: 30 s). */
+  /** How long the stalled download holds its body, ms. Default 1.5 × keepalive + 1 s (virtual, keepalive 2 s: 4 s; real, keepalive 15 s: 23.5 s). */
   readonly stallMs?: number;
   /** Called once the bench listens, before waiting for the device (print the set-up). */
   readonly onReady?: (info: BenchInfo) => void;
@@ -69,9 +69,10 @@ export async function certifyDevice(o: CertifyDeviceOptions): Promise<SuiteRepor
   if (!virtual && o.firmware === undefined) throw new UsageError('a real device needs --firmware FILE (its own app build, re-stamped for each offer); or use --virtual');
   const images: ImageSource = o.firmware === undefined ? builtImages(o.virtual?.chip ?? 'esp32') : restampedImages(o.firmware.bytes, o.firmware.source);
   const keepaliveS = virtual ? (VIRTUAL_TIMINGS.keepaliveS as number) : 15;
+  const stallMs = o.stallMs ?? keepaliveS * 1500 + 1000;
   await using bench = await Bench.create({
     deviceId: o.deviceId, protocol: o.protocol, topicPrefix: o.topicPrefix, httpPort: o.httpPort, mqttPort: o.mqttPort,
-    bind: o.bind ?? (virtual ? '127.0.0.1' : '0.0.0.0'), host: o.host, stallMs: o.stallMs ?? keepaliveS * 1500 + 1000,
+    bind: o.bind ?? (virtual ? '127.0.0.1' : '0.0.0.0'), host: o.host, stallMs,
   });
   o.onReady?.({ deviceId: o.deviceId, mqttUrl: bench.mqttUrl, httpUrl: bench.httpUrl, topicPrefix: o.topicPrefix, protocol: o.protocol });
   const recorder = new SuiteRecorder('device', `${o.deviceId} (${virtual ? `virtual ${o.virtual?.behaviour}` : 'device on the bench'}, claims ${o.claims}) at ${bench.mqttUrl}`);
@@ -92,7 +93,8 @@ export async function certifyDevice(o: CertifyDeviceOptions): Promise<SuiteRepor
   });
 
   const steps = new StepRunner(bench, {
-    timeoutMs: o.timeoutMs, quietMs: o.quietMs ?? (virtual ? 4000 : 45_000), afterAnnounceMs: virtual ? 700 : 5000, lingerMs: virtual ? 150 : 1000,
+    // The stalled download is silent for stallMs: only a longer silence may end a step.
+    timeoutMs: o.timeoutMs, quietMs: Math.max(o.quietMs ?? (virtual ? 3000 : 45_000), stallMs + 1500), afterAnnounceMs: virtual ? 700 : 5000, lingerMs: virtual ? 150 : 1000,
   });
   const probes: { validAfterCycle?: Probes['validAfterCycle']; shaAfterCycle?: Probes['shaAfterCycle'] } = {};
   let error: string | undefined;

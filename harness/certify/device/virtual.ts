@@ -45,9 +45,9 @@ export interface VirtualDeviceOptions {
   readonly variant?: VirtualVariant;
 }
 
-/** Firmware timings short enough for a suite that runs in seconds; keepalive 1 s so a stall can outlast it. */
+/** Firmware timings short enough for a suite that runs in seconds; keepalive 2 s so a short stall can outlast it. */
 export const VIRTUAL_TIMINGS: Partial<DeviceConfigInput> = {
-  bootMs: 10, selfTestMs: 30, rebootDelayMs: 50, powerRestoreMs: 800, watchdogMs: 100, keepaliveS: 1,
+  bootMs: 10, selfTestMs: 30, rebootDelayMs: 50, powerRestoreMs: 800, watchdogMs: 100, keepaliveS: 2,
   downloadBackoff: { baseMs: 50, maxMs: 300, jitter: 0.5 },
   mqttBackoff: { baseMs: 50, maxMs: 300, jitter: 0.5 },
 };
