@@ -3,8 +3,10 @@
  * device's own firmware build, the device connecting from outside to the addresses the set-up
  * names. The device on the bench is played by the simulator's esp-idf device over TCP, started
  * from the set-up the harness hands out; the requirements only a virtual device can meet skip.
+ * And the claim decides: a paku-core device claiming esp-idf fails where its warts were findings.
  */
 import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/main.js';
 import { certifyDevice, DEVICE_REQUIREMENTS, type BenchInfo } from '../../harness/certify/device/index.js';
 import { VirtualDevice } from '../../harness/certify/device/index.js';
 import { buildAppImage } from '../../simulator/esp32/index.js';
@@ -32,5 +34,18 @@ describe('otasim certify device with a device on the bench', () => {
     } finally {
       await dut?.[Symbol.asyncDispose]();
     }
+  }, 120_000);
+
+  it('from the CLI: a paku-core device claiming esp-idf fails on exactly its warts, exit 1', async () => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(['certify', 'device', '--device-id', 'ESP32-BADC1A1M', '--virtual', 'paku-core', '--claims', 'esp-idf'], {
+      stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) },
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
+    const failed = [...stdout.matchAll(/^(DEV-[A-Z]+-\d{3})\s+FAIL\b/gm)].map((m) => m[1]).sort();
+    expect(failed).toEqual(Object.values(DEVICE_REQUIREMENTS).filter((q) => q.wartOf.includes('paku-core')).map((q) => q.id).sort());
+    expect(stdout).toMatch(/^FAIL: /m);
   }, 120_000);
 });
