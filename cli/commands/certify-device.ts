@@ -13,10 +13,10 @@ import { UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
 import { BEHAVIOURS, type Behaviour } from '../../simulator/device/config.js';
 import { CHIP_NAMES, type ChipName } from '../../simulator/esp32/index.js';
-import { formatSuiteTable, writeSuiteReports } from '../../harness/certify/common/index.js';
+import { finishSuite } from '../../harness/certify/common/index.js';
 import { certifyDevice, DeviceNotConnected, type BenchInfo } from '../../harness/certify/device/index.js';
 import { EXIT, type CliContext } from '../context.js';
-import { parseDuration } from './fleet.js';
+import { reportFiles, str, timeoutFlag } from './certify-flags.js';
 
 /** Every flag of `otasim certify device`, in `--help` order. */
 export const CERTIFY_DEVICE_FLAGS: Readonly<Record<string, Options>> = {
@@ -34,10 +34,6 @@ export const CERTIFY_DEVICE_FLAGS: Readonly<Record<string, Options>> = {
   junit: { type: 'string', requiresArg: true, describe: 'write a JUnit XML report to this file' },
   json: { type: 'string', requiresArg: true, describe: 'write the JSON report to this file' },
 };
-
-function str(a: Record<string, unknown>, k: string): string | undefined {
-  return typeof a[k] === 'string' ? a[k] : undefined;
-}
 
 function port(a: Record<string, unknown>, k: string, def: number): number {
   const v = a[k];
@@ -84,14 +80,7 @@ export function certifyDeviceCommand(ctx: CliContext): CommandModule {
       const deviceId = str(a, 'device-id') ?? '';
       if (deviceId === '' || /[/+#]/.test(deviceId)) throw new UsageError(`--device-id ${JSON.stringify(deviceId)}: must be non-empty without / + #`);
       const virtual = str(a, 'virtual') as Behaviour | undefined;
-      const timeoutText = str(a, 'timeout') ?? '60s';
-      let timeoutMs: number;
-      try {
-        timeoutMs = parseDuration(timeoutText);
-      } catch {
-        throw new UsageError(`--timeout ${timeoutText}: expected e.g. 500ms, 60s, 2m`);
-      }
-      if (timeoutMs < 100) throw new UsageError(`--timeout ${timeoutText}: at least 100ms`);
+      const timeoutMs = timeoutFlag(a, '60s');
       const firmwarePath = str(a, 'firmware');
       if (virtual === undefined && firmwarePath === undefined) throw new UsageError('a real device needs --firmware FILE (its own app build); or give --virtual esp-idf|paku-core');
       let firmware: { bytes: Uint8Array; source: string } | undefined;
@@ -121,11 +110,7 @@ export function certifyDeviceCommand(ctx: CliContext): CommandModule {
         ctx.setExitCode(EXIT.USAGE);
         return;
       }
-      const junit = str(a, 'junit');
-      const json = str(a, 'json');
-      await writeSuiteReports(report, { ...(junit === undefined ? {} : { junit }), ...(json === undefined ? {} : { json }) });
-      ctx.stdout.write(formatSuiteTable(report));
-      ctx.setExitCode(report.verdict === 'pass' ? EXIT.OK : EXIT.FAIL);
+      ctx.setExitCode(await finishSuite(report, reportFiles(a), ctx.stdout));
     },
   };
 }

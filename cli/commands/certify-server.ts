@@ -7,10 +7,10 @@
 import type { Argv, CommandModule, Options } from 'yargs';
 import { UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
-import { formatSuiteTable, writeSuiteReports } from '../../harness/certify/common/index.js';
+import { finishSuite } from '../../harness/certify/common/index.js';
 import { certifyServer } from '../../harness/certify/server/index.js';
 import { EXIT, type CliContext } from '../context.js';
-import { parseDuration } from './fleet.js';
+import { reportFiles, str, timeoutFlag } from './certify-flags.js';
 
 /** Every flag of `otasim certify server`, in `--help` order. */
 export const CERTIFY_SERVER_FLAGS: Readonly<Record<string, Options>> = {
@@ -24,10 +24,6 @@ export const CERTIFY_SERVER_FLAGS: Readonly<Record<string, Options>> = {
   timeout: { type: 'string', default: '10s', requiresArg: true, describe: 'per request, and for MQTT effects: 500ms, 10s, 1m' },
   devices: { type: 'number', default: 200, describe: 'devices in the virtual canary fleet' },
 };
-
-function str(a: Record<string, unknown>, k: string): string | undefined {
-  return typeof a[k] === 'string' ? a[k] : undefined;
-}
 
 function checkUrl(flag: string, value: string, schemes: readonly string[]): string {
   let u: URL;
@@ -56,14 +52,7 @@ export function certifyServerCommand(ctx: CliContext): CommandModule {
       if (broker !== undefined) checkUrl('broker', broker, ['mqtt:', 'mqtts:', 'tcp:', 'ws:', 'wss:']);
       const devices = a.devices as number;
       if (!Number.isInteger(devices) || devices < 20 || devices > 10_000) throw new UsageError(`--devices ${String(a.devices)}: expected a whole number from 20 to 10000`);
-      const timeoutText = str(a, 'timeout') ?? '10s';
-      let timeoutMs: number;
-      try {
-        timeoutMs = parseDuration(timeoutText);
-      } catch {
-        throw new UsageError(`--timeout ${timeoutText}: expected e.g. 500ms, 10s, 1m`);
-      }
-      if (timeoutMs < 100) throw new UsageError(`--timeout ${String(a.timeout)}: at least 100ms`);
+      const timeoutMs = timeoutFlag(a, '10s');
       let report;
       try {
         report = await certifyServer({
@@ -77,11 +66,7 @@ export function certifyServerCommand(ctx: CliContext): CommandModule {
         ctx.setExitCode(EXIT.USAGE);
         return;
       }
-      const junit = str(a, 'junit');
-      const json = str(a, 'json');
-      await writeSuiteReports(report, { ...(junit === undefined ? {} : { junit }), ...(json === undefined ? {} : { json }) });
-      ctx.stdout.write(formatSuiteTable(report));
-      ctx.setExitCode(report.verdict === 'pass' ? EXIT.OK : EXIT.FAIL);
+      ctx.setExitCode(await finishSuite(report, reportFiles(a), ctx.stdout));
     },
   };
 }

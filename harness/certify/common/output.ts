@@ -1,17 +1,25 @@
-/** Writing a certify run's reports: JSON (the SuiteReport as is) and JUnit XML. */
-import { writeFile } from 'node:fs/promises';
+/**
+ * The end of every certify command: the JSON and JUnit files the flags ask for (through the
+ * reporters every harness run uses), the table on stdout, and the exit code from the verdict.
+ */
+import { writeReports } from '../../report/write.js';
 import type { SuiteReport } from '../../report/model.js';
-import { toJunitSuites } from '../../report/model.js';
-import { junitXml } from '../../report/junit.js';
+import { formatSuiteTable } from './table.js';
 
-/** Where to write; each file is written only when its path is given. */
+/** Files a certify run writes; each optional. */
 export interface ReportFiles {
-  readonly junit?: string;
   readonly json?: string;
+  readonly junit?: string;
 }
 
-/** Write `report` to the files asked for. */
+/** Write the files `files` names for one suite report. */
 export async function writeSuiteReports(report: SuiteReport, files: ReportFiles): Promise<void> {
-  if (files.json !== undefined) await writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
-  if (files.junit !== undefined) await writeFile(files.junit, junitXml(toJunitSuites([report]), `otasim certify ${report.suite}`));
+  await writeReports([report], files);
+}
+
+/** Write the files, print the table, and return the exit code (0 pass, 1 otherwise). */
+export async function finishSuite(report: SuiteReport, files: ReportFiles, stdout: { write(s: string): unknown }): Promise<0 | 1> {
+  await writeSuiteReports(report, files);
+  stdout.write(formatSuiteTable(report));
+  return report.verdict === 'pass' ? 0 : 1;
 }
