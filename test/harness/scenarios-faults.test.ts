@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { runPassing } from './scenarios-kit.js';
 
-describe('scenario library: device and release faults', () => {
+describe('scenario library: device and release faults', { timeout: 240_000 }, () => {
   it('bad-firmware-halted: the policy pauses the plan inside phase 1 (10% of 300 devices)', async () => {
     const r = await runPassing('bad-firmware-halted');
     const took = r.fleet.versions['2.1.0'] ?? 0;
