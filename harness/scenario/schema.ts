@@ -9,6 +9,7 @@
  * name: canary-10-25-50                 # slug; names the JUnit suite
  * certifies: "Canary 10/25/50 then full reaches every device"
  * requirements: [ROL-CANARY-001]        # optional ids it covers
+ * heavy: false                          # true: a load rehearsal that `otasim run` runs only with --heavy
  * seed: 7                               # default 0; --seed overrides
  * time_scale: 20                        # scenario ms per wall ms (default 1); all scenario times are scaled
  * timeout: 5m                           # whole run, wall time (default 10m); exceeded → verdict error
@@ -218,6 +219,8 @@ export const ScenarioSchema = z.strictObject({
   name: Slug,
   certifies: z.string().min(1).max(500),
   requirements: z.array(z.string().min(1).max(64)).optional(),
+  /** A load rehearsal too big for every CI run: `otasim run` skips it unless `--heavy`. */
+  heavy: z.boolean().default(false),
   seed: z.number().int().min(0).max(0xffffffff).default(0),
   time_scale: z.number().positive().max(1000).default(1),
   timeout: Duration.default(600_000),
