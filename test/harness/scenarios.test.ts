@@ -25,7 +25,9 @@ describe('scenario library', () => {
       expect(s.data.certifies.length).toBeGreaterThan(30);
       expect(s.data.steps.length).toBeGreaterThan(0);
       expect(Object.keys(s.data.assert).length).toBeGreaterThan(0);
-      if ((HEAVY as readonly string[]).includes(name)) {
+      // Heavy exactly when listed so: `otasim run` skips it unless --heavy.
+      expect(s.data.heavy).toBe((HEAVY as readonly string[]).includes(name));
+      if (s.data.heavy) {
         expect(s.data.fleet.size).toBeGreaterThanOrEqual(10_000);
       } else {
         // Small and fast, so the whole library runs in CI in a few minutes.
