@@ -63,6 +63,10 @@ export interface ServerConfig {
   readonly deviceRateLimit: number;
   /** pino level. Default `info`. */
   readonly logLevel: string;
+  /** PEM certificate (chain) file: with `tlsKey`, HTTP is served over TLS (https). Default none. */
+  readonly tlsCert: string | null;
+  /** PEM private key file of `tlsCert`. Default none. */
+  readonly tlsKey: string | null;
 }
 
 /** One row of the option table: a config key, its CLI flag, type, default and help text. */
@@ -100,6 +104,8 @@ export const SERVER_OPTIONS: readonly ServerOption[] = [
   { key: 'deviceTokens', flag: 'device-tokens', type: 'string', default: 'off', choices: ['off', 'required'], describe: 'require a per-device X-Device-Token on check, download and update-status' },
   { key: 'deviceTokenSecret', flag: 'device-token-secret', type: 'string', describe: 'secret device tokens are derived from (HMAC-SHA256; ≥ 16 characters)' },
   { key: 'deviceRateLimit', flag: 'device-rate-limit', type: 'number', default: 0, describe: 'requests per device per minute on device routes, 429 past it (0 = no limit)' },
+  { key: 'tlsCert', flag: 'tls-cert', type: 'string', describe: 'serve HTTPS with this PEM certificate (chain) file; needs --tls-key' },
+  { key: 'tlsKey', flag: 'tls-key', type: 'string', describe: 'PEM private key file of --tls-cert' },
   { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], describe: 'log level' },
 ];
 
@@ -176,6 +182,9 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
   const deviceTokenSecret = input.deviceTokenSecret ?? null;
   if (deviceTokenSecret !== null && deviceTokenSecret.length < 16) throw new ConfigError('device-token-secret must be at least 16 characters');
   if (deviceTokens === 'required' && deviceTokenSecret === null) throw new ConfigError('device-tokens required needs --device-token-secret');
+  const tlsCert = input.tlsCert == null ? null : nonEmpty('tls-cert', input.tlsCert);
+  const tlsKey = input.tlsKey == null ? null : nonEmpty('tls-key', input.tlsKey);
+  if ((tlsCert === null) !== (tlsKey === null)) throw new ConfigError('tls-cert and tls-key go together: give both to serve HTTPS, or neither');
   const schema = input.databaseSchema ?? null;
   if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new ConfigError(`database-schema "${schema}" must be a lower-case SQL identifier`);
@@ -207,5 +216,7 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     deviceTokenSecret,
     deviceRateLimit: nonNegative('device-rate-limit', input.deviceRateLimit ?? 0),
     logLevel: oneOf('log-level', input.logLevel ?? 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    tlsCert,
+    tlsKey,
   });
 }

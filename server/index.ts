@@ -4,7 +4,10 @@
  * aedes or an external URL), collector, orchestrator and the HTTP app. Each part is created in
  * order and closed in reverse; a failure half-way closes what was already open.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
+import { ConfigError } from '../protocol/errors.js';
 import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { topics as makeTopics } from '../protocol/topics.js';
@@ -173,8 +176,10 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       });
       closers.push(() => rollouts.close());
 
+      const tls = await readTls(config);
       const { app, routes } = await createHttpApp({
         store, artifacts, config, logger, metrics, onRolloutChange: offerRollout, plans: async () => rollouts, ...(ports.now === undefined ? {} : { now: ports.now }),
+        ...(tls === undefined ? {} : { tls }),
       });
       closers.push(async () => {
         // In-flight requests get a grace period; then a stalled client (a device that stopped
@@ -190,7 +195,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       const addr = app.server.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+      const url = `${tls === undefined ? 'http' : 'https'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
       const orch = await Orchestrator.create({ clientFactory, topics, logger, metrics, downloadBaseUrl: config.publicUrl ?? url });
       closers.push(() => orch.close());
       orchestratorReady(orch);
@@ -223,6 +228,25 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Read the TLS key and certificate files named by the config; `ConfigError` naming the file when one cannot be read. */
+async function readTls(config: ServerConfig): Promise<{ key: Buffer; cert: Buffer } | undefined> {
+  if (config.tlsCert === null || config.tlsKey === null) return undefined;
+  const read = async (flag: string, path: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (e) {
+      throw new ConfigError(`${flag} ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const pair = { key: await read('tls-key', config.tlsKey), cert: await read('tls-cert', config.tlsCert) };
+  try {
+    createSecureContext(pair);
+  } catch (e) {
+    throw new ConfigError(`tls-cert ${config.tlsCert} / tls-key ${config.tlsKey}: not a usable PEM certificate and key: ${(e as Error).message}`, { cause: e });
+  }
+  return pair;
 }
 
 /**

@@ -35,6 +35,7 @@ export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   downloads: { type: 'number', default: 64, describe: 'concurrent downloads across the fleet' },
   'topic-prefix': { type: 'string', default: 'paku', requiresArg: true, describe: 'MQTT topic prefix' },
   protocol: { type: 'string', default: 'paku-edge', choices: [...PROTOCOL_PROFILES], requiresArg: true, describe: 'MQTT wire profile of devices and embedded server' },
+  ca: { type: 'string', requiresArg: true, describe: 'PEM file of the CA devices trust for https:// servers and mqtts:// brokers' },
   json: { type: 'boolean', default: false, describe: 'print the summary as one JSON object' },
   workers: { type: 'string', default: 'auto', requiresArg: true, describe: 'worker processes for socket transports: N, or auto (1 unless the devices need more files than one process may open)' },
 };
@@ -66,12 +67,16 @@ async function options(a: Record<string, unknown>): Promise<RunOptions> {
   }
   const duration = str(a, 'duration');
   const rollout = str(a, 'rollout');
+  const caFile = str(a, 'ca');
+  const ca = caFile === undefined ? undefined : await readFile(caFile, 'utf8');
+  if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca ${caFile}: expected a PEM file with at least one CERTIFICATE`);
   return {
     devices, server: str(a, 'server') as string, broker: str(a, 'broker') ?? 'memory', composition: comp,
     prefix: str(a, 'prefix') ?? 'sim', seed: a.seed as number, shard: parseShard(str(a, 'shard') ?? '1/1'),
     rampPerSecond: parseRate(str(a, 'ramp') ?? '2000/s'), downloads: a.downloads as number, imageBytes: a['image-size'] as number,
     topicPrefix: str(a, 'topic-prefix') ?? 'paku', protocol: (str(a, 'protocol') ?? 'paku-edge') as ProtocolProfile,
     ...(duration === undefined ? {} : { durationMs: parseDuration(duration) }), ...(rollout === undefined ? {} : { rollout }),
+    ...(ca === undefined ? {} : { ca }),
   };
 }
 

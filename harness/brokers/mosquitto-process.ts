@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { BrokerError } from '../../protocol/errors.js';
 
@@ -94,6 +94,9 @@ export class MosquittoProcess implements AsyncDisposable {
       const lines = [
         `listener ${ports[0]} 127.0.0.1`,
         ...(opts.tls ? [`listener ${ports[1]} 127.0.0.1`, `certfile ${opts.tls.certFile}`, `keyfile ${opts.tls.keyFile}`] : []),
+        // Started as root, Mosquitto drops to the `mosquitto` user, which cannot read this
+        // process's temp files (key, persistence); run it as whoever started it instead.
+        `user ${userInfo().username}`,
         'allow_anonymous true',
         'persistence true',
         `persistence_location ${dir}/`,

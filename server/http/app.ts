@@ -62,6 +62,8 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     // Node answers an HTTP/1.1 request without Host with a bare 400 of its own; the hook below
     // refuses it instead, with the error body.
     http: { requireHostHeader: false },
+    // HTTPS when the server has a certificate (--tls-cert/--tls-key); same routes and hooks.
+    ...(deps.tls === undefined ? {} : { https: { key: deps.tls.key, cert: deps.tls.cert } }),
   });
   const routes: RouteInfo[] = [];
   const guard = apiKeyCheck(deps.config.apiKey);

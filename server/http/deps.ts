@@ -19,6 +19,8 @@ export interface HttpDeps {
   readonly onRolloutChange?: (rollout: RolloutRow) => void | Promise<void>;
   /** The rollout engine behind `/api/admin/plans` (resolves once it has started); no plan routes without it. */
   readonly plans?: () => Promise<RolloutEngine>;
+  /** PEM key and certificate: serve HTTPS. Default plain HTTP. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
   /** Monotonic milliseconds for cache expiry; default `performance.now`. */
   readonly now?: () => number;
 }

@@ -11,6 +11,7 @@ import { UsageError } from '../../protocol/errors.js';
 import { DEFAULT_PROFILE, type ProtocolProfile } from '../../protocol/topics.js';
 import type { MqttConnector } from '../device/ports.js';
 import { mqttUrlConnector } from '../device/transport-mqtt.js';
+import { checkTrust } from './tls.js';
 import { DEFAULT_COMPOSITION, type Composition } from './composition.js';
 import { registered, rolloutAll, startEmbeddedServer, uploadBuilt, type EmbeddedServer } from './embedded.js';
 import { EventSink } from './events.js';
@@ -53,6 +54,8 @@ export interface RunOptions {
   readonly progressEveryMs?: number;
   /** Source addresses devices' MQTT sockets bind to in turn (mqtt:// only; transport-mqtt.ts). Default none. */
   readonly localAddresses?: readonly string[];
+  /** PEM of the CA(s) devices trust for https:// and mqtts:// (`--ca FILE`), instead of Node's bundle. Default none. */
+  readonly ca?: string;
 }
 
 /** Where a run writes, and how it is stopped. */
@@ -73,7 +76,7 @@ export interface RunIo {
 const MEMORY = 'memory';
 
 /** The MQTT connector devices use for `broker` (memory, tcp or a URL); UsageError for a broker the server setup cannot serve. */
-export function connectorFor(broker: string, embedded: EmbeddedServer | null, localAddresses: readonly string[] = []): MqttConnector {
+export function connectorFor(broker: string, embedded: EmbeddedServer | null, localAddresses: readonly string[] = [], ca?: string): MqttConnector {
   if (broker === MEMORY) {
     if (embedded === null) throw new UsageError('--broker memory needs --server embedded (the in-memory door is the embedded broker\'s)');
     return (o) => embedded.server.mqttClientFactory(o);
@@ -84,7 +87,7 @@ export function connectorFor(broker: string, embedded: EmbeddedServer | null, lo
     return mqttUrlConnector(url, {}, localAddresses);
   }
   if (!/^(mqtts?|wss?|tcp|tls):\/\//.test(broker)) throw new UsageError(`--broker ${broker}: expected memory, mqtt://, mqtts://, ws:// or wss://`);
-  return mqttUrlConnector(broker, {}, localAddresses);
+  return mqttUrlConnector(broker, ca === undefined ? {} : { ca }, localAddresses);
 }
 
 /** Resolves when `signal` aborts (never without one). */
@@ -106,13 +109,14 @@ export async function runFleet(o: RunOptions, io: RunIo): Promise<FleetSummary> 
     ? await startEmbeddedServer({ topicPrefix, over: { protocol, ...(o.broker === MEMORY || o.broker === 'tcp' ? {} : { broker: o.broker }) } })
     : null;
   const clock = new SystemClock();
-  const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1 });
+  const agent = new Agent({ connections: 256, keepAliveTimeout: 10_000, pipelining: 1, ...(o.ca === undefined ? {} : { connect: { ca: o.ca } }) });
   const sink = io.events === undefined ? null : new EventSink(io.events);
   let fleet: Fleet | undefined;
   let progress: { stop(): void } | undefined;
   try {
-    const direct = connectorFor(o.broker, embedded, o.localAddresses);
+    const direct = connectorFor(o.broker, embedded, o.localAddresses, o.ca);
     const mqtt = io.observeMqtt?.(direct) ?? direct;
+    await checkTrust({ serverUrl: external ?? '', http: agent, brokerUrl: /^[a-z]+:\/\//.test(o.broker) ? o.broker : null, connector: direct, ca: o.ca !== undefined });
     if (embedded !== null && o.rollout !== undefined) {
       for (const m of comp.models) await uploadBuilt(embedded, m.name, m.chip, o.rollout, o.imageBytes ?? 1024 * 1024);
     }
