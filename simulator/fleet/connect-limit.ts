@@ -1,8 +1,9 @@
 /**
  * A fleet-wide cap on MQTT connect attempts. After a broker outage every device reconnects on its
  * own jittered backoff; the cap is the fleet's guarantee on top of that, so a restarted broker sees
- * at most `perSecond` CONNECTs a second however the backoffs line up. Attempts are spaced evenly
- * (one every 1000/perSecond ms of the fleet's clock, no burst) and served in the order asked.
+ * at most `perSecond` CONNECTs a second however the backoffs line up. Attempts wait in one queue,
+ * served in the order asked, one every 1000/perSecond ms of the fleet's clock; one timer serves
+ * it, so an event loop that stalls delays the queue but never releases a burst.
  */
 import type { Clock } from '../../protocol/clock.js';
 import { ConfigError } from '../../protocol/errors.js';
@@ -12,12 +13,23 @@ import type { MqttConnector } from '../device/ports.js';
 export function limitConnects(connector: MqttConnector, clock: Clock, perSecond: number): MqttConnector {
   if (!(perSecond > 0) || !Number.isFinite(perSecond)) throw new ConfigError(`connect rate ${perSecond} must be a finite number > 0 per second`);
   const gap = 1000 / perSecond;
-  let next = -Infinity;
-  return (options) => {
+  const queue: Array<() => void> = [];
+  let last = -Infinity;
+  let armed = false;
+  const pump = (): void => {
+    armed = false;
     const now = clock.now();
-    const at = Math.max(now, next);
-    next = at + gap;
-    if (at <= now) return connector(options);
-    return new Promise<void>((resolve) => clock.setTimer({ delay: at - now }, () => resolve())).then(() => connector(options));
+    if (queue.length > 0 && now - last >= gap) {
+      last = now;
+      (queue.shift() as () => void)();
+    }
+    if (queue.length > 0) {
+      armed = true;
+      clock.setTimer({ delay: Math.max(0, last + gap - now) }, pump);
+    }
   };
+  return (options) => new Promise<void>((resolve) => {
+    queue.push(resolve);
+    if (!armed) pump();
+  }).then(() => connector(options));
 }

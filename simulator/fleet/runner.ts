@@ -272,6 +272,10 @@ export class Fleet implements AsyncDisposable {
   #onWire(i: number, w: WireNote): void {
     const out = outcomeOf(w);
     if (out === null) return;
+    // A repeated offer of what the device already runs (a command queued while it was offline, a
+    // server retrying after losing its report) is refused without touching the device: it does not
+    // undo the outcome the device already has.
+    if (out.state !== 'success' && out.code === 'not_newer' && isOutcome(FLEET_STATES[this.#state[i] as number] as FleetState)) return;
     this.#set(i, out.state, out.state === 'success' ? undefined : out.code);
   }
 }
