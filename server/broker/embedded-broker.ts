@@ -9,6 +9,7 @@ import { MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { duplexPair } from './duplex-pair.js';
 import { indexedMemoryPersistence } from './retained-index.js';
+import { DurablePersistence, readSnapshot, snapshotCounts, writeSnapshot } from './session-store.js';
 import { whenConnected, type ClientSetup, type MqttClientFactory } from './clients.js';
 
 /** Options of {@link EmbeddedBroker.create}. */
@@ -30,6 +31,13 @@ export interface EmbeddedBrokerOptions {
    * 1,000 gives).
    */
   aedes?: Pick<AedesOptions, 'concurrency' | 'drainTimeout' | 'heartbeatInterval' | 'connectTimeout' | 'queueLimit'>;
+  /**
+   * A file that keeps the broker's state across restarts (session-store.ts): read at create, written
+   * at close. It holds the sessions of clean-session-false clients with their queued QoS 1 messages,
+   * and the retained messages, as Mosquitto's persistence does. Default none: all is lost at close.
+   * An unreadable file is logged and the broker starts empty.
+   */
+  stateFile?: string;
 }
 
 /** A client's PUBLISH (or last will) as an interceptor sees it. */
@@ -70,6 +78,8 @@ export class EmbeddedBroker implements AsyncDisposable {
   private constructor(
     private readonly aedes: Aedes,
     private readonly server: Server | undefined,
+    /** Saves the durable state after aedes closed, when there is a state file. */
+    private readonly save: (() => Promise<void>) | undefined,
   ) {
     const a = server?.address() as AddressInfo | null | undefined;
     this.address = a ? { host: a.address, port: a.port } : null;
@@ -182,15 +192,27 @@ export class EmbeddedBroker implements AsyncDisposable {
   /** Start aedes and, if `port` is given, its TCP listener. */
   static async create(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
     // Retained lookups by exact topic: the stock memory persistence scans every retained topic per subscribe (O(N²) for a fleet).
-    const aedes = await Aedes.createBroker({
-      drainTimeout: 60_000, concurrency: 1000, persistence: indexedMemoryPersistence() as AedesOptions['persistence'], ...options.aedes,
-    });
     const log = options.logger;
+    const durable = options.stateFile === undefined ? undefined : await restored(options.stateFile, log);
+    const aedes = await Aedes.createBroker({
+      drainTimeout: 60_000, concurrency: 1000, ...options.aedes,
+      persistence: indexedMemoryPersistence(durable === undefined ? undefined : () => durable) as AedesOptions['persistence'],
+    });
+    const file = options.stateFile;
+    const save = durable === undefined || file === undefined ? undefined : async (): Promise<void> => {
+      try {
+        const s = await durable.snapshot(new Date());
+        await writeSnapshot(file, s);
+        log?.info({ file, ...snapshotCounts(s) }, 'mqtt broker state saved');
+      } catch (err) {
+        log?.warn({ err, file }, 'saving the mqtt broker state failed; the next start begins without sessions');
+      }
+    };
     if (log) {
       aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt client error'));
       aedes.on('connectionError', (client, error) => log.debug({ clientId: client.id, err: error }, 'mqtt connection error'));
     }
-    if (options.port === undefined) return new EmbeddedBroker(aedes, undefined);
+    if (options.port === undefined) return new EmbeddedBroker(aedes, undefined, save);
     const server = createServer((socket) => aedes.handle(socket));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -205,7 +227,7 @@ export class EmbeddedBroker implements AsyncDisposable {
       throw error;
     }
     server.on('error', (error) => log?.warn({ err: error }, 'mqtt listener error'));
-    return new EmbeddedBroker(aedes, server);
+    return new EmbeddedBroker(aedes, server, save);
   }
 
   /** `mqtt://host:port` of the TCP listener, or null for a memory-only broker. */
@@ -259,9 +281,26 @@ export class EmbeddedBroker implements AsyncDisposable {
       : Promise.resolve();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     await listenerClosed;
+    await this.save?.();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/** A durable persistence loaded from `file` (empty when there is none or it cannot be read). */
+async function restored(file: string, log: Logger | undefined): Promise<DurablePersistence> {
+  const p = new DurablePersistence();
+  try {
+    const s = await readSnapshot(file);
+    if (s !== null) {
+      await p.restore(s);
+      log?.info({ file, ...snapshotCounts(s) }, 'mqtt broker state restored');
+    }
+    return p;
+  } catch (err) {
+    log?.warn({ err, file }, 'the mqtt broker state file is unreadable; starting without sessions');
+    return new DurablePersistence();
   }
 }
