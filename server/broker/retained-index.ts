@@ -9,18 +9,36 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 
 const require = createRequire(import.meta.url);
-const AsyncPersistence = require('aedes-persistence/asyncPersistence.js') as new (opts?: object) => {
+const AsyncPersistence = require('aedes-persistence/asyncPersistence.js') as new (opts?: object) => MemoryPersistence;
+
+/** A subscription as aedes persists it (aedes-persistence `addSubscriptions`). */
+export interface StoredSubscription {
+  topic: string;
+  qos: number;
+  rh?: number;
+  rap?: boolean;
+  nl?: boolean;
+}
+
+/** The part of aedes-persistence's memory persistence (asyncPersistence.js) used here. */
+export interface MemoryPersistence {
   storeRetained(pkt: { topic: string; payload: { length: number } }): Promise<void>;
   createRetainedStreamCombi(patterns: string[]): Readable;
   createRetainedStream(pattern: string): Readable;
-};
+  addSubscriptions(client: { id: string }, subs: StoredSubscription[]): Promise<void>;
+  removeSubscriptions(client: { id: string }, topics: string[]): Promise<void>;
+  cleanSubscriptions(client: { id: string }): Promise<void>;
+  subscriptionsByClient(client: { id: string }): Promise<StoredSubscription[]>;
+  outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void>;
+  outgoingStream(client: { id: string }): Readable;
+}
 const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js') as {
   CallBackPersistence: new (factory: (opts?: object) => unknown, opts?: object) => unknown;
 };
 
 const exact = (p: string): boolean => !p.includes('+') && !p.includes('#');
 
-class IndexedRetained extends AsyncPersistence {
+export class IndexedRetained extends AsyncPersistence {
   readonly #byTopic = new Map<string, unknown>();
 
   override async storeRetained(pkt: { topic: string; payload: { length: number } }): Promise<void> {
@@ -41,7 +59,11 @@ class IndexedRetained extends AsyncPersistence {
   }
 }
 
-/** A memory persistence for aedes (`persistence` option) with indexed exact-topic retained lookups. */
-export function indexedMemoryPersistence(): unknown {
-  return new CallBackPersistence((opts) => new IndexedRetained(opts));
+/**
+ * A memory persistence for aedes (`persistence` option) with indexed exact-topic retained lookups;
+ * `make` builds the async layer (default {@link IndexedRetained}), which aedes-persistence's
+ * callback wrapper exposes as `asyncPersistence`.
+ */
+export function indexedMemoryPersistence(make: (opts?: object) => IndexedRetained = (opts) => new IndexedRetained(opts)): unknown {
+  return new CallBackPersistence(make);
 }
