@@ -133,7 +133,8 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       let clientFactory: MqttClientFactory;
       let mqttUrl: string | null;
       if (config.broker === 'embedded') {
-        const b = await EmbeddedBroker.create({ port: config.mqttPort, host: config.host, logger });
+        // Sessions and queued commands outlive a restart, as with a real broker (server/broker/session-store.ts).
+        const b = await EmbeddedBroker.create({ port: config.mqttPort, host: config.host, logger, stateFile: join(config.data, 'broker', 'state.json') });
         broker = b;
         closers.push(() => b.close());
         clientFactory = b.clientFactory;
@@ -149,6 +150,9 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       // (aedes acks a publisher before it forwards to subscribers, so a subscriber's ack protects nothing).
       const collector = await Collector.create({ ...(broker ? { embedded: broker } : { clientFactory }), store, topics, logger, metrics });
       closers.push(() => collector.close());
+      // Closing, the embedded broker drops every client and refuses new ones BEFORE the collector stops
+      // intercepting: a report it acknowledged after that would reach no store.
+      if (broker) closers.push(async () => { broker?.setOutage(true); });
 
       // The orchestrator needs the listening URL; rollout changes that arrive first wait for it.
       let orchestratorReady!: (o: Orchestrator) => void;
@@ -251,8 +255,8 @@ async function readTls(config: ServerConfig): Promise<{ key: Buffer; cert: Buffe
 
 /**
  * Who gets a `cmd/ota` when `rollout` is created or changed: the registered devices for which it
- * is the deciding rollout (the rule `/api/firmware/check` applies), not yet on its version, and
- * meeting its release's `min_version`.
+ * is the deciding rollout (the rule `/api/firmware/check` applies), that neither run its version nor
+ * reported success for it since they last announced themselves, and that meet its release's `min_version`.
  */
 export async function pushTargets(store: Store, rollout: RolloutRow, config: Pick<ServerConfig, 'bucketing'>):
 Promise<{ release: ReleaseRow | undefined; deviceIds: string[] }> {
@@ -260,6 +264,8 @@ Promise<{ release: ReleaseRow | undefined; deviceIds: string[] }> {
   if (release === undefined || !rollout.is_active) return { release, deviceIds: [] };
   const active = await store.listRollouts({ device_model: rollout.device_model, active: true, limit: 100 });
   const devices = await store.devicesOfModel(rollout.device_model);
-  const deviceIds = devicesToOffer(rollout, release, devices, active, meetsMinVersion, config.bucketing).map((d) => d.device_id);
+  // A device whose latest report for the version is a success already has it (rollout/offer.ts hasVersion).
+  const succeeded = new Map((await store.latestReports(release.version, new Date(0))).filter((r) => r.status === 'success').map((r) => [r.device_id, r.reported_at]));
+  const deviceIds = devicesToOffer(rollout, release, devices, active, meetsMinVersion, config.bucketing, succeeded).map((d) => d.device_id);
   return { release, deviceIds };
 }

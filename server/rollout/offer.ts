@@ -41,21 +41,37 @@ export interface OfferRelease {
 /** A registered device, as offer planning reads it. */
 export interface OfferDevice extends TargetDevice {
   readonly current_firmware_version: string | null;
+  /** When the device last announced itself (status, check, HTTP success), or null. */
+  readonly last_seen?: Date | null;
+}
+
+/**
+ * Whether `device` already has `version`: it is the version it announces, or its latest report for
+ * that version is a `success` newer than its last announcement (`successAt`). The second covers
+ * the window in which a device that reports success before its restart (paku-core, facts §1.6)
+ * still announces its old version: a command then would make it flash the same image again.
+ */
+export function hasVersion(device: OfferDevice, version: string, successAt: Date | undefined): boolean {
+  if (device.current_firmware_version === version) return true;
+  if (successAt === undefined) return false;
+  const seen = device.last_seen ?? null;
+  return seen === null || successAt.getTime() >= seen.getTime();
 }
 
 /**
  * The devices a push (MQTT `cmd/ota`) of `rollout` goes to: registered devices for which it is the
  * deciding rollout among `activeRollouts` (the same rule `/api/firmware/check` applies), that do
- * not already run its version and that meet the release's `min_version` (`meetsMin`). Empty when
- * the rollout is inactive.
+ * not already have its version ({@link hasVersion}; `succeeded` maps a device to the time of its
+ * latest report for the version when that report is a `success`) and that meet the release's
+ * `min_version` (`meetsMin`). Empty when the rollout is inactive.
  */
 export function devicesToOffer<D extends OfferDevice, R extends OfferRule>(rollout: R, release: OfferRelease,
   devices: Iterable<D>, activeRollouts: readonly R[], meetsMin: (current: string, min: string | null) => boolean,
-  bucketing: Bucketing = 'release'): D[] {
+  bucketing: Bucketing = 'release', succeeded: ReadonlyMap<string, Date> = new Map()): D[] {
   if (!rollout.is_active) return [];
   const out: D[] = [];
   for (const d of devices) {
-    if (d.current_firmware_version === release.version) continue;
+    if (hasVersion(d, release.version, succeeded.get(d.device_id))) continue;
     if (decidingRollout(d, activeRollouts, bucketing)?.id !== rollout.id) continue;
     if (!meetsMin(d.current_firmware_version ?? '', release.min_version)) continue;
     out.push(d);

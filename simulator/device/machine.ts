@@ -11,10 +11,10 @@
 import * as app from './app.js';
 import * as dl from './download.js';
 import * as link from './link.js';
-import { failJob, log, rules, running, step, timer, type Ctx } from './kit.js';
-import { isRefusal, offerFromCheck, offerFromCommand, type Offer, type Refusal } from './offer.js';
-import { deviceTopics } from './report.js';
-import type { DeviceContext, DeviceEvent, DeviceState, Phase, Step, TimerName } from './types.js';
+import { failJob, log, report, rules, running, step, timer, usesMqtt, type Ctx } from './kit.js';
+import { isAlreadyRunning, isRefusal, offerFromCheck, offerFromCommand, type AlreadyRunning, type Offer, type Refusal } from './offer.js';
+import { deviceTopics, edgeStatus } from './report.js';
+import type { DeviceContext, DeviceEffect, DeviceEvent, DeviceState, Phase, Step, TimerName } from './types.js';
 
 type EventKey = Exclude<DeviceEvent['type'], 'timer'> | `timer:${TimerName}`;
 type Handler = (c: Ctx, s: DeviceState, e: never) => Step;
@@ -29,9 +29,27 @@ const POWERED: readonly Phase[] = ['booting', 'bricked', ...APP];
 // ------------------------------------------------------------------------------------------------
 // Offers
 
-function takeOffer(c: Ctx, s: DeviceState, o: Offer | Refusal, source: 'mqtt' | 'poll'): Step {
+function takeOffer(c: Ctx, s: DeviceState, o: Offer | Refusal | AlreadyRunning, source: 'mqtt' | 'poll'): Step {
+  if (isAlreadyRunning(o)) return alreadyDone(c, s, o);
   if (!isRefusal(o)) return dl.startJob(c, s, o, source);
   return failJob(c, { ...s, job: null }, o.refused, o.detail, undefined, o.target);
+}
+
+/**
+ * The offer names the version this device runs, confirmed: nothing is flashed. The device announces
+ * its version again (retained status) and reports the job as done, a success result naming that
+ * version (docs/protocol.md "An offer of the running version"), rather than a `not_newer` failure.
+ */
+function alreadyDone(c: Ctx, s: DeviceState, o: AlreadyRunning): Step {
+  const r = running(s);
+  const t = deviceTopics(c.dev.config);
+  const id = c.dev.config.deviceId;
+  const wallMs = c.now + c.dev.faults.clockSkewMs(r.version);
+  const announce: DeviceEffect[] = usesMqtt(c) ? [{
+    type: 'mqtt-publish', topic: t.edgeStatus(id), qos: 0, retain: true,
+    payload: edgeStatus({ config: c.dev.config, running: r, wallMs, uptimeS: Math.floor((c.now - s.bootAt) / 1000) }, 'running'),
+  }] : [];
+  return step(s, log(`offer of ${o.target} needs no update: ${o.detail}`), ...announce, ...report(c, s, { kind: 'success', target: o.target }));
 }
 
 function offerMessage(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'mqtt-message' }>): Step {
@@ -55,6 +73,7 @@ function pollCheck(c: Ctx, s: DeviceState): Step {
 function checkResponse(c: Ctx, s: DeviceState, e: Extract<DeviceEvent, { type: 'check-response' }>): Step {
   const o = offerFromCheck(c.dev.config, running(s).version, e.status, e.body, s.nvs.lastInvalid, rules(c).vetsImage);
   if ('none' in o || 'unusable' in o) return checkDone(c, s, 'none' in o ? 'no update available' : o.unusable);
+  if (isAlreadyRunning(o)) return checkDone(c, s, o.detail);
   // Polling asks again every interval: a version it already runs or rolled back is "nothing new", not a failure to report each time.
   if (isRefusal(o) && (o.refused === 'not_newer' || o.refused === 'known_bad')) return checkDone(c, s, `${o.refused}: ${o.detail}`);
   return takeOffer(c, { ...s, phase: 'idle' }, o, 'poll');

@@ -2,7 +2,8 @@
  * Reading an offer, from MQTT `cmd/ota` (paku-protocol-facts §1.3: `{url, version?, checksum?}`,
  * other keys ignored) or from `GET /api/firmware/check` (seed 002: `update_available`,
  * `latest_version`, `download_url`, `checksum_sha256`), and deciding whether to take it: the model
- * must be ours, the version newer (or downgrades allowed). Never throws. Pure.
+ * must be ours, the version newer (or downgrades allowed); the version it already runs is a job
+ * already done ({@link AlreadyRunning}). Never throws. Pure.
  */
 import { z } from 'zod';
 import type { DeviceConfig } from './config.js';
@@ -16,6 +17,17 @@ export interface Offer {
   readonly target: string;
   /** Lower-case SHA-256 hex, or null to skip the comparison. */
   readonly sha256: string | null;
+}
+
+/**
+ * An offer of exactly the version the device runs (and has confirmed): nothing to flash. The job is
+ * already done, so the device says so (its status and a success result) instead of refusing it as
+ * not newer, which a server would count as a failed update of a device that runs the release.
+ */
+export interface AlreadyRunning {
+  readonly alreadyRunning: true;
+  readonly target: string;
+  readonly detail: string;
 }
 
 /** An offer refused before any download; `target` is what it named, for the report. */
@@ -77,7 +89,7 @@ function lenientChecksum(v: string): string {
  */
 function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string | null, f: {
   url: unknown; version: string | null | undefined; checksum: string | null | undefined; model: string | null | undefined;
-}, vets = true): Offer | Refusal {
+}, vets = true): Offer | Refusal | AlreadyRunning {
   const target = targetOf(f.version);
   if (target === null) return { refused: 'offer_malformed', target: 'unknown', detail: 'version is longer than 128 characters or holds NUL' };
   if (typeof f.url !== 'string' || f.url.length === 0) return { refused: 'offer_malformed', target, detail: 'url is missing or empty' };
@@ -94,6 +106,9 @@ function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string
       return { refused: 'model_mismatch', target, detail: `offer is for ${model}, this device is ${config.deviceModel}` };
     }
   }
+  if (target === runningVersion && !config.allowDowngrade) {
+    return { alreadyRunning: true, target, detail: `offered ${target}, which this device already runs` };
+  }
   if (target !== 'unknown' && !config.allowDowngrade && !isNewer(target, runningVersion)) {
     return { refused: 'not_newer', target, detail: `offered ${target}, running ${runningVersion}` };
   }
@@ -105,7 +120,7 @@ function judge(config: DeviceConfig, runningVersion: string, lastInvalid: string
 }
 
 /** Read a `cmd/ota` payload; `vets` as in BehaviourRules.vetsImage. */
-export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string, lastInvalid: string | null = null, vets = true): Offer | Refusal {
+export function offerFromCommand(config: DeviceConfig, runningVersion: string, payload: string, lastInvalid: string | null = null, vets = true): Offer | Refusal | AlreadyRunning {
   const json = parseJson(payload);
   if (json === undefined) return { refused: 'offer_malformed', target: 'unknown', detail: 'payload is not JSON' };
   const cmd = Command.safeParse(json);
@@ -115,7 +130,7 @@ export function offerFromCommand(config: DeviceConfig, runningVersion: string, p
 }
 
 /** What a check answer means: nothing to do, an offer, a refused offer, or an unusable answer. */
-export type CheckOutcome = { readonly none: true } | { readonly unusable: string } | Offer | Refusal;
+export type CheckOutcome = { readonly none: true } | { readonly unusable: string } | Offer | Refusal | AlreadyRunning;
 
 /** Read a `/api/firmware/check` answer; `vets` as in BehaviourRules.vetsImage. */
 export function offerFromCheck(config: DeviceConfig, runningVersion: string, status: number, body: string, lastInvalid: string | null = null, vets = true): CheckOutcome {
@@ -129,4 +144,8 @@ export function offerFromCheck(config: DeviceConfig, runningVersion: string, sta
 
 export function isRefusal(x: object): x is Refusal {
   return 'refused' in x;
+}
+
+export function isAlreadyRunning(x: object): x is AlreadyRunning {
+  return 'alreadyRunning' in x;
 }
