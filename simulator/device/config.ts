@@ -78,6 +78,13 @@ export const DeviceConfigSchema = z.strictObject({
   keepaliveS: z.number().int().min(0).max(65535).default(15),
   /** Accept an offer whose version is not newer than the running one. Default false. */
   allowDowngrade: z.boolean().default(false),
+  /**
+   * The device's `X-Device-Token` for a server started with `--device-tokens required`
+   * (HMAC-SHA256 of the server's secret and the device id, handed out by
+   * `GET /api/admin/devices/{id}/token`). Sent on check, update-status and download, with
+   * `X-Device-Id` on downloads. Default none: no header, as the real firmware.
+   */
+  deviceToken: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
 });
 
 /** Configuration as a caller writes it (defaults optional). */

@@ -17,7 +17,7 @@ import { APP_DESC_OFFSET, APP_DESC_SIZE, ESP_IMAGE_HEADER_MAGIC, readAppDesc } f
 import { faultyBody, isCleanPlan } from '../faults/apply-http.js';
 import type { DeviceFaults } from '../faults/decide.js';
 import { readSlot, type ChipDriver } from './runtime-chip.js';
-import { serverPath } from './runtime-http.js';
+import { serverPath, tokenHeaders } from './runtime-http.js';
 import type { DeviceEffect, DeviceEvent, DownloadResponse, ImageHeaderInfo } from './types.js';
 
 /** esp_https_ota reads exactly this many bytes before it checks the image (`IMAGE_HEADER_SIZE`, facts §5.1). */
@@ -33,6 +33,8 @@ export interface TransferDeps {
   readonly chip: ChipDriver;
   /** Base for relative download URLs (the OTA server), or null. */
   readonly serverUrl: string | null;
+  /** The device's id and `X-Device-Token` (config `deviceToken`), sent with requests to `serverUrl`'s origin; none without a token. */
+  readonly token?: { readonly deviceId: string; readonly value: string | null };
   /** No body byte for this long aborts the transfer as stalled, ms. */
   readonly stallTimeoutMs: number;
   /**
@@ -184,7 +186,9 @@ export class Transfer {
       this.#fail(a, new OtasimError('OTASIM_ERR_INVALID_URL', `invalid download URL ${JSON.stringify(effect.url)}: ${reasonOf(e)}`));
       return;
     }
-    const headers: Record<string, string> = {};
+    // The token only goes to the OTA server it was issued by, never to another host a command names.
+    const own = d.token !== undefined && d.serverUrl !== null && url.origin === new URL(d.serverUrl).origin;
+    const headers: Record<string, string> = own && d.token !== undefined ? tokenHeaders(d.token.value, d.token.deviceId) : {};
     if (effect.offset > 0) {
       headers.range = `bytes=${effect.offset}-`;
       if (effect.ifRange !== null) headers['if-range'] = effect.ifRange;

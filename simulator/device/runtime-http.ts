@@ -19,6 +19,8 @@ export interface HttpCallDeps {
   readonly deviceId: string;
   /** `X-API-Key` for update-status, when the server requires it; null sends none (as the seeds' devices). */
   readonly apiKey: string | null;
+  /** `X-Device-Token` for check and update-status (config `deviceToken`); null sends none. */
+  readonly deviceToken: string | null;
   readonly emit: (event: DeviceEvent) => void;
   readonly log: (line: string) => void;
   /** Request timeout, ms (undici headers and body timeouts). */
@@ -40,6 +42,15 @@ async function delayed<T>(d: HttpCallDeps, answer: Promise<T>): Promise<T> {
 function why(e: unknown): string {
   if (e instanceof Error) return `${'code' in e && typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message}`;
   return String(e);
+}
+
+/**
+ * The device-token header (server/http/auth.ts `DEVICE_TOKEN_HEADER`), plus `X-Device-Id` where the
+ * URL does not name the device (the download); none without a token.
+ */
+export function tokenHeaders(token: string | null, deviceId?: string): Record<string, string> {
+  if (token === null) return {};
+  return { 'x-device-token': token, ...(deviceId === undefined ? {} : { 'x-device-id': deviceId }) };
 }
 
 /** Join `path` to the server's base URL (keeping a base path such as `/ota`). */
@@ -66,7 +77,7 @@ export async function httpCheck(d: HttpCallDeps, query: Readonly<Record<string, 
   for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
   try {
     const res = await delayed(d, d.http.request({
-      origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET',
+      origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers: tokenHeaders(d.deviceToken),
       headersTimeout: d.timeoutMs, bodyTimeout: d.timeoutMs,
     }));
     const body = await readCapped(res.body, MAX_CHECK_BODY);
@@ -84,7 +95,7 @@ export async function httpCheck(d: HttpCallDeps, query: Readonly<Record<string, 
 /** `POST /api/device/{id}/update-status`; failures are logged, never retried (seed 002 `reportStatus`). */
 export async function httpReport(d: HttpCallDeps, body: UpdateStatusBody): Promise<void> {
   const url = serverPath(d.serverUrl, `/api/device/${encodeURIComponent(d.deviceId)}/update-status`);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...tokenHeaders(d.deviceToken) };
   if (d.apiKey !== null) headers['x-api-key'] = d.apiKey;
   const text = JSON.stringify(body);
   try {

@@ -68,6 +68,7 @@ export class DeviceRuntime implements AsyncDisposable {
     this.#chip = new ChipDriver(ports.chip);
     this.#transfer = new Transfer({
       clock: ports.clock, http: ports.http, faults: this.faults, chip: this.#chip, serverUrl: opts.serverUrl,
+      token: { deviceId: this.config.deviceId, value: this.config.deviceToken ?? null },
       stallTimeoutMs: opts.stallTimeoutMs ?? 5_000, writeBytes: opts.writeBytes ?? 4096, emit,
     });
     const acked = ports.observer?.acked;
@@ -76,7 +77,8 @@ export class DeviceRuntime implements AsyncDisposable {
       ...(acked === undefined ? {} : { acked: (topic: string, payload: string) => acked({ kind: 'mqtt', topic, payload }, ports.clock.now()) }),
     });
     this.#http = {
-      http: ports.http, serverUrl: opts.serverUrl, deviceId: this.config.deviceId, apiKey: opts.apiKey ?? null, emit, log,
+      http: ports.http, serverUrl: opts.serverUrl, deviceId: this.config.deviceId, apiKey: opts.apiKey ?? null,
+      deviceToken: this.config.deviceToken ?? null, emit, log,
       timeoutMs: opts.httpTimeoutMs ?? 10_000, clock: ports.clock, latencyMs: () => this.#latencyMs(),
       ...(acked === undefined ? {} : { acked: (body: string) => acked({ kind: 'http', body }, ports.clock.now()) }),
     };
