@@ -6,9 +6,9 @@
  * test rehearses a broker outage. With `tls`, a second listener speaks MQTT over TLS (mqtts); the
  * plain one stays for clients inside the trust boundary (the OTA server's collector).
  *
- * Every CONNECT the broker accepts is timestamped on this process's `performance.now()` as its log
- * line arrives (Mosquitto writes them unbuffered to stderr), so a test can count reconnects per
- * window from the broker's side.
+ * Every CONNECT the broker accepts is recorded from its own log line (Mosquitto writes them
+ * unbuffered to stderr) with the broker's timestamp, so a test can count reconnects per second
+ * from the broker's side, whatever delays this process's event loop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -63,8 +63,8 @@ export class MosquittoProcess implements AsyncDisposable {
   readonly url: string;
   /** The TLS listener, `mqtts://127.0.0.1:port`, or null without `tls`. */
   readonly tlsUrl: string | null;
-  /** `performance.now()` of every accepted CONNECT, in order, over every start. */
-  readonly connects: number[] = [];
+  /** Every accepted CONNECT, over every start: the broker's log time (epoch ms, 1 s resolution) and the client id. */
+  readonly connects: Array<{ readonly at: number; readonly clientId: string }> = [];
   readonly #dir: string;
   readonly #bin: string;
   readonly #ports: number[];
@@ -137,12 +137,15 @@ export class MosquittoProcess implements AsyncDisposable {
     let partial = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
-      const now = performance.now();
       if (this.#stderr.length < 64 * 1024) this.#stderr += chunk;
       const text = partial + chunk;
       const lines = text.split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) if (line.includes('New client connected')) this.connects.push(now);
+      for (const line of lines) {
+        // "1795611826: New client connected from 127.0.0.1:40112 as sim-000001 (p2, c1, k15)."
+        const m = /^(\d+): New client connected from \S+ as (\S+) /.exec(line);
+        if (m !== null) this.connects.push({ at: Number(m[1]) * 1000, clientId: m[2] as string });
+      }
     });
     const deadline = performance.now() + this.#readyMs;
     for (;;) {

@@ -132,6 +132,16 @@ export class EmbeddedBroker implements AsyncDisposable {
   }
 
   /**
+   * Call `listener` with the client id of every CONNECT the broker accepts (a reconnect storm is
+   * counted from the broker's side). Returns the unsubscribe.
+   */
+  onConnect(listener: (clientId: string) => void): () => void {
+    const on = (client: { id: string }): void => listener(client.id);
+    this.aedes.on('client', on);
+    return () => { this.aedes.off('client', on); };
+  }
+
+  /**
    * aedes stores a retained message (asynchronously) before it forwards it, while a plain
    * publish is forwarded at once; so a client's non-retained publish sent right behind a
    * retained one overtook it, and subscribers saw the two out of order (a device's retained
