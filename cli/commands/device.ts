@@ -11,7 +11,7 @@ import { SystemClock } from '../../protocol/clock.js';
 import { ConfigError, EspError, UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES } from '../../protocol/topics.js';
 import { chipForModel } from '../../server/http/models.js';
-import { parseDeviceConfig, type DeviceConfigInput } from '../../simulator/device/config.js';
+import { BEHAVIOURS, parseDeviceConfig, type DeviceConfigInput } from '../../simulator/device/config.js';
 import type { DeviceObserver } from '../../simulator/device/ports.js';
 import { DeviceRuntime } from '../../simulator/device/runtime.js';
 import { provisionDevice } from '../../simulator/device/runtime-provision.js';
@@ -29,6 +29,7 @@ export const DEVICE_FLAGS: Readonly<Record<string, Options>> = {
   server: { type: 'string', demandOption: true, requiresArg: true, describe: 'OTA server base URL (check, download, update-status)' },
   broker: { type: 'string', requiresArg: true, describe: 'MQTT broker URL, mqtt://host:1883 (needed unless --mode poll --report-via http)' },
   mode: { type: 'string', choices: ['mqtt', 'poll'], default: 'mqtt', describe: 'offers by MQTT cmd/ota push, or by polling /api/firmware/check' },
+  behaviour: { type: 'string', choices: [...BEHAVIOURS], default: 'esp-idf', describe: 'firmware behaviour: esp-idf (ideal client) or paku-core (the real firmware as built)' },
   faults: { type: 'string', requiresArg: true, describe: 'fault profile file (JSON or YAML)' },
   model: { type: 'string', default: 'esp32', requiresArg: true, describe: 'device_model the device reports and accepts' },
   chip: { type: 'string', requiresArg: true, describe: 'emulated chip (default: the one --model names, else esp32)' },
@@ -104,7 +105,7 @@ export function deviceCommand(ctx: CliContext): CommandModule {
       const model = str(a, 'model') ?? 'esp32';
       const input: DeviceConfigInput = {
         deviceId: id, deviceModel: model, mac: str(a, 'mac') ?? macFor(id), seed: a.seed as number,
-        mode: a.mode as 'mqtt' | 'poll', protocol: a.protocol as DeviceConfigInput['protocol'], topicPrefix: str(a, 'topic-prefix') ?? 'paku',
+        mode: a.mode as 'mqtt' | 'poll', behaviour: a.behaviour as DeviceConfigInput['behaviour'], protocol: a.protocol as DeviceConfigInput['protocol'], topicPrefix: str(a, 'topic-prefix') ?? 'paku',
         ...(str(a, 'report-via') === undefined ? {} : { reportVia: str(a, 'report-via') as 'mqtt' | 'http' | 'both' }),
         ...(a['poll-interval-ms'] === undefined ? {} : { pollIntervalMs: a['poll-interval-ms'] as number }),
       };

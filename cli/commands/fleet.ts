@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule, Options } from 'yargs';
 import { ConfigError, UsageError } from '../../protocol/errors.js';
 import { PROTOCOL_PROFILES, type ProtocolProfile } from '../../protocol/topics.js';
+import { BEHAVIOURS, type Behaviour } from '../../simulator/device/config.js';
 import {
   claimShard, composition, fleetKey, parseAutoShard, parseComposition, parseRate, parseShard, formatSummary, type RunOptions, type ShardClaim,
 } from '../../simulator/fleet/index.js';
@@ -23,6 +24,7 @@ export const FLEET_FLAGS: Readonly<Record<string, Options>> = {
   model: { type: 'string', default: 'esp32', requiresArg: true, describe: 'device_model of every device (without --mix)' },
   version: { type: 'string', default: '1.0.0', requiresArg: true, describe: 'firmware version every device starts on (without --mix)' },
   mix: { type: 'string', requiresArg: true, describe: 'composition file (JSON/YAML): models, versions, groups, fault profiles' },
+  behaviour: { type: 'string', choices: [...BEHAVIOURS], requiresArg: true, describe: 'firmware behaviour of every device (default esp-idf); a --mix with behaviours: decides instead' },
   ramp: { type: 'string', default: '2000/s', requiresArg: true, describe: 'devices started per second, e.g. 2000/s or 600/m' },
   shard: { type: 'string', default: '1/1', requiresArg: true, describe: 'run shard i of n (same flags on every host); auto/n: claim a free i through --shard-claim' },
   'shard-claim': { type: 'string', requiresArg: true, describe: 'with --shard auto/n: PostgreSQL URL where replicas claim their index (advisory locks)' },
@@ -65,6 +67,9 @@ async function options(a: Record<string, unknown>): Promise<RunOptions> {
     if (e instanceof ConfigError) throw new UsageError(e.message, { cause: e });
     throw e;
   }
+  const behaviour = str(a, 'behaviour') as Behaviour | undefined;
+  // --behaviour sets every device, unless the mix draws behaviours itself.
+  if (behaviour !== undefined && comp.behaviours === null) comp = Object.freeze({ ...comp, behaviours: [{ name: behaviour, cum: 1 }] });
   const duration = str(a, 'duration');
   const rollout = str(a, 'rollout');
   const caFile = str(a, 'ca');
