@@ -20,7 +20,7 @@ import { builtinTemplateDir } from './store/pglite-template.js';
 import { ArtifactStore } from './store/artifacts.js';
 import type { Store } from './store/store.js';
 import { Collector, Orchestrator } from './mqtt/index.js';
-import { devicesToOffer } from './rollout/offer.js';
+import { devicesToOffer, unanswered } from './rollout/offer.js';
 import { meetsMinVersion } from '../protocol/versions.js';
 import type { ReleaseRow, RolloutRow } from './store/store.js';
 import { SystemClock, type Clock } from '../protocol/clock.js';
@@ -202,6 +202,12 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       const url = `${tls === undefined ? 'http' : 'https'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
       const orch = await Orchestrator.create({ clientFactory, topics, logger, metrics, downloadBaseUrl: config.publicUrl ?? url });
       closers.push(() => orch.close());
+      // Plans resumed from the store whose rollout is still active: devices commanded before the restart and
+      // not yet answered get the command again when they come back online (a result lost with the broker never comes).
+      for (const p of await store.listPlans({ statuses: ['running', 'awaiting_approval', 'completed'] })) {
+        const release = await store.getRelease(p.firmware_version, p.device_model);
+        if (release !== undefined) orch.expect(unanswered(p.state as Parameters<typeof unanswered>[0]), release);
+      }
       orchestratorReady(orch);
       logger.info({ url, mqtt: mqttUrl, store: store.kind, data: config.data }, `otasim server listening on ${url}`);
       return new OtaServer({

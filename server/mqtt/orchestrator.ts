@@ -4,6 +4,15 @@
  * wire profile (protocol/profiles.ts): in both, QoS 1 and not retained, as the paku workflow's
  * `mosquitto_pub -q 1` (paku-protocol-facts §2.8 step 6). Choosing the devices is targeting's job
  * (server/rollout); this module only delivers.
+ *
+ * Delivery holds until the device answers, as a job stays queued for its device in AWS IoT Jobs and
+ * hawkBit (ota-server-anchors.md): a command whose device has sent no result for it is published
+ * again when the device announces itself online still on another version (a live `edge/{id}/status`,
+ * not a retained copy). A command can be lost without anyone knowing: a clean-session device
+ * (paku-core) misses what is sent while it is offline, and a device's QoS 0 result is dropped while
+ * the broker is down, so the server waits for an outcome that never comes. The device ignores a
+ * command while it is busy with the update and takes none for a version it runs, so a repeat is
+ * safe; each command is repeated at most `maxRepeats` times.
  */
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
@@ -28,6 +37,16 @@ export interface OrchestratorOptions {
   clientId?: string;
   /** QoS 1 publishes awaiting their PUBACK at once, at most. Default 256. */
   maxInFlight?: number;
+  /** Times one command is published again to a device that comes back online without a result; 0 never. Default 3. */
+  maxRepeats?: number;
+}
+
+/** A command that has no outcome from its device yet. */
+interface Awaiting {
+  readonly topic: string;
+  readonly payload: string;
+  readonly version: string;
+  repeats: number;
 }
 
 /** Outcome of one {@link Orchestrator.offer}, in the order the device ids were given. */
@@ -48,18 +67,83 @@ export class Orchestrator implements AsyncDisposable {
   readonly #whenClosed = new Promise<typeof CLOSED>((resolve) => { this.#markClosed = resolve; });
 
   readonly #profile: WireProfile;
+  /** Commands awaiting their device's result, by device id. */
+  readonly #awaiting = new Map<string, Awaiting>();
 
   private constructor(private readonly client: MqttClient, private readonly o: OrchestratorOptions) {
     this.#profile = wireProfile(o.topics.profile);
   }
 
+  /** Commands published (or {@link expect}ed) that have no result from their device yet. */
+  get awaiting(): number {
+    return this.#awaiting.size;
+  }
+
   /** Connect the orchestrator's MQTT client. */
   static async create(options: OrchestratorOptions): Promise<Orchestrator> {
     const clientId = options.clientId ?? `otasim-orchestrator-${randomBytes(4).toString('hex')}`;
-    const client = await options.clientFactory({ clientId, clean: true, reconnectPeriod: 1000 });
+    // Messages may arrive before the constructor has run; until then there is nothing awaiting.
+    const route: { to?: (topic: string, payload: Buffer, retained: boolean) => void } = {};
+    const client = await options.clientFactory({ clientId, clean: true, reconnectPeriod: 1000, resubscribe: true },
+      (c) => c.on('message', (topic, payload, packet) => route.to?.(topic, payload, packet.retain)));
     client.on('error', (err) => options.logger.warn({ err }, 'orchestrator MQTT error'));
     client.on('offline', () => options.logger.warn('orchestrator MQTT connection lost; reconnecting'));
-    return new Orchestrator(client, options);
+    const self = new Orchestrator(client, options);
+    route.to = (topic, payload, retained) => self.#heard(topic, payload, retained);
+    if ((options.maxRepeats ?? 3) > 0) {
+      // Results and live announcements only (progress, the bulk of the traffic, is not needed); QoS 0 suffices.
+      const filters = [options.topics.otaReplyFilter.replace(/#$/, 'result'), options.topics.edgeStatusFilter];
+      try {
+        await client.subscribeAsync(filters, { qos: 0 });
+      } catch (error) {
+        await endClient(client, true);
+        throw new MqttError('OTASIM_ERR_MQTT_SUBSCRIBE', `orchestrator could not subscribe to ${filters.join(' and ')}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return self;
+  }
+
+  /**
+   * Record that `deviceIds` were commanded `release` before this orchestrator existed (a restarted
+   * server resuming its plans), so they get it again when they come back online without a result.
+   */
+  expect(deviceIds: readonly string[], release: CommandRelease): void {
+    const payload = JSON.stringify(this.#profile.codecs.command.encode(otaCommand(release, this.o.downloadBaseUrl)));
+    for (const id of new Set(deviceIds)) {
+      if (DeviceId.safeParse(id).success) this.#awaiting.set(id, { topic: this.o.topics.cmdOta(id), payload, version: release.version, repeats: 0 });
+    }
+  }
+
+  /** A result ends the wait; a live announcement on another version repeats the command. */
+  #heard(topic: string, raw: Buffer, retained: boolean): void {
+    const where = this.o.topics.parse(topic);
+    if (where === undefined || where.kind === 'ota' && where.reply !== 'result') return;
+    const waiting = this.#awaiting.get(where.deviceId);
+    if (waiting === undefined) return;
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw.toString('utf8'));
+      if (parsed === null || typeof parsed !== 'object') return;
+      body = parsed as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    if (where.kind === 'ota') {
+      // paku-edge names the version in target_version, paku-legacy in version (docs/protocol.md §1.2).
+      const version = body['target_version'] ?? body['version'];
+      if (version === waiting.version || version === undefined || version === 'unknown') this.#awaiting.delete(where.deviceId);
+      return;
+    }
+    if (retained || body['online'] !== true) return;
+    if (body['firmware_version'] === waiting.version) {
+      this.#awaiting.delete(where.deviceId);
+      return;
+    }
+    if (this.#closed || waiting.repeats >= (this.o.maxRepeats ?? 3)) return;
+    waiting.repeats++;
+    this.o.logger.info({ device_id: where.deviceId, version: waiting.version, repeat: waiting.repeats },
+      'device back online without a result for its command: cmd/ota published again');
+    void this.#publish(waiting.topic, waiting.payload);
   }
 
   /**
@@ -91,6 +175,8 @@ export class Orchestrator implements AsyncDisposable {
       const error = outcomes[i];
       if (error === undefined) result.published.push(id);
       else result.failed.push({ device_id: id, error });
+      // A failed publish awaits too: the device gets the command when it next comes online.
+      this.#awaiting.set(id, { topic: topics[i] as string, payload, version: release.version, repeats: 0 });
     });
     this.o.logger.info({ rollout: context.rollout, version: release.version, device_model: release.device_model,
       published: result.published.length, failed: result.failed.length }, 'cmd/ota published');

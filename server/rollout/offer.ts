@@ -78,3 +78,11 @@ export function devicesToOffer<D extends OfferDevice, R extends OfferRule>(rollo
   }
   return out;
 }
+
+/**
+ * The devices a plan's state shows commanded and not yet answered (`offered` or `in_progress`):
+ * what a restarted server's orchestrator must still deliver (server/mqtt/orchestrator.ts `expect`).
+ */
+export function unanswered(state: { readonly devices?: Readonly<Record<string, { readonly state: string }>> } | null | undefined): string[] {
+  return Object.entries(state?.devices ?? {}).filter(([, t]) => t.state === 'offered' || t.state === 'in_progress').map(([id]) => id).sort();
+}
