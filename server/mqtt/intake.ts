@@ -79,7 +79,9 @@ export function clientIntake(o: ClientIntakeOptions): Intake {
     get acksDropped() { return acksDropped; },
     async open(take) {
       const { topics, logger } = o;
-      const c = await o.clientFactory({ clientId: o.clientId, clean: !o.persistentSession, reconnectPeriod: 1000, resubscribe: true },
+      // reconnectOnConnackError: a broker that refuses the reconnect while it is coming back (CONNACK
+      // "server unavailable") must not end the collector for good, which mqtt.js does by default.
+      const c = await o.clientFactory({ clientId: o.clientId, clean: !o.persistentSession, reconnectPeriod: 1000, resubscribe: true, reconnectOnConnackError: true },
         // Installed before the first packet: a resumed session's queued messages follow the CONNACK.
         (fresh) => { fresh.handleMessage = (packet, done) => onPublish(take, fresh, packet, done); });
       client = c;

@@ -84,7 +84,9 @@ export class Orchestrator implements AsyncDisposable {
     const clientId = options.clientId ?? `otasim-orchestrator-${randomBytes(4).toString('hex')}`;
     // Messages may arrive before the constructor has run; until then there is nothing awaiting.
     const route: { to?: (topic: string, payload: Buffer, retained: boolean) => void } = {};
-    const client = await options.clientFactory({ clientId, clean: true, reconnectPeriod: 1000, resubscribe: true },
+    // reconnectOnConnackError: a broker still refusing connects as it comes back (CONNACK 3) must not
+    // end the orchestrator for good, which mqtt.js does by default; offers would stop after an outage.
+    const client = await options.clientFactory({ clientId, clean: true, reconnectPeriod: 1000, resubscribe: true, reconnectOnConnackError: true },
       (c) => c.on('message', (topic, payload, packet) => route.to?.(topic, payload, packet.retain)));
     client.on('error', (err) => options.logger.warn({ err }, 'orchestrator MQTT error'));
     client.on('offline', () => options.logger.warn('orchestrator MQTT connection lost; reconnecting'));
