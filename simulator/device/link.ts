@@ -39,7 +39,9 @@ export function linkUp(c: Ctx, s: DeviceState): Step {
       payload: edgeStatus({ config: c.dev.config, running: r, wallMs, uptimeS: Math.floor((c.now - s.bootAt) / 1000) }, 'running'),
     },
   ];
-  const outcome = pendingOutcome(up);
+  // Only an outcome left by an earlier boot: a reconnect in the middle of this boot's update (a
+  // broker or server restart during the download) is not a reset, and the update goes on.
+  const outcome = s.job === null ? pendingOutcome(up) : null;
   if (outcome === null) return step(up, ...effects);
   return step({ ...up, nvs: { ...up.nvs, pending: null } }, ...effects, ...report(c, up, outcome));
 }
