@@ -19,6 +19,7 @@ export const RUN_FLAGS: Readonly<Record<string, Options>> = {
   json: { type: 'string', requiresArg: true, describe: 'write the run report(s) as JSON to this file' },
   seed: { type: 'number', describe: 'override every scenario\'s seed' },
   quiet: { type: 'boolean', default: false, describe: 'no live progress on stderr' },
+  heavy: { type: 'boolean', default: false, describe: 'also run scenarios marked heavy (load rehearsals); without it they are skipped' },
 };
 
 /** Load and preflight every file; all problems are reported, then UsageError-like exit 2. */
@@ -41,7 +42,7 @@ async function loadAll(files: readonly string[], ctx: CliContext): Promise<Scena
   return null;
 }
 
-/** `otasim run SCENARIO… [--report DIR] [--junit FILE] [--json FILE] [--seed N]` */
+/** `otasim run SCENARIO… [--report DIR] [--junit FILE] [--json FILE] [--seed N] [--heavy]` */
 export function runCommand(ctx: CliContext): CommandModule {
   return {
     command: 'run <scenarios..>',
@@ -60,10 +61,15 @@ export function runCommand(ctx: CliContext): CommandModule {
       if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)) {
         throw new UsageError(`--seed ${String(seed)}: expected a whole number from 0 to 4294967295`);
       }
-      const scenarios = await loadAll(files, ctx);
-      if (scenarios === null) {
+      const loaded = await loadAll(files, ctx);
+      if (loaded === null) {
         ctx.setExitCode(EXIT.USAGE);
         return;
+      }
+      // Heavy scenarios (validated like the rest) run only when asked for.
+      const scenarios = a.heavy === true ? loaded : loaded.filter((s) => !s.data.heavy);
+      for (const s of loaded) {
+        if (!scenarios.includes(s)) ctx.stderr.write(`otasim run: ${s.data.name} (${s.file}): skipped, heavy (${s.data.fleet.size} devices); pass --heavy to run it\n`);
       }
       const stop = new AbortController();
       const on = (sig: string): void => {
@@ -99,7 +105,8 @@ export function runCommand(ctx: CliContext): CommandModule {
         ctx.stdout.write(`reports: ${written.files.join(', ')}\n`);
       }
       const passed = reports.filter((r) => r.verdict === 'pass').length;
-      ctx.stdout.write(`otasim run: ${passed}/${scenarios.length} scenario(s) passed${reports.length < scenarios.length ? ` (${scenarios.length - reports.length} not run: stopped)` : ''}\n`);
+      const skipped = loaded.length - scenarios.length;
+      ctx.stdout.write(`otasim run: ${passed}/${scenarios.length} scenario(s) passed${reports.length < scenarios.length ? ` (${scenarios.length - reports.length} not run: stopped)` : ''}${skipped > 0 ? `, ${skipped} heavy skipped` : ''}\n`);
       ctx.setExitCode(passed === scenarios.length ? EXIT.OK : EXIT.FAIL);
     },
   };

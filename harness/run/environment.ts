@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../protocol/clock.js';
 import { ScenarioError } from '../../protocol/errors.js';
+import { PROFILES } from '../../protocol/profiles.js';
 import type { Bucketing } from '../../server/rollout/targeting.js';
 import type { MqttConnector } from '../../simulator/device/ports.js';
 import { startEmbeddedServer, type EmbeddedServer } from '../../simulator/fleet/embedded.js';
@@ -33,6 +34,8 @@ export class Environment {
   private constructor(o: {
     embedded: EmbeddedServer | null; external: string | null; broker: BrokerHandle | null; dir: string | null; apiKey: string;
     restart: (() => Promise<EmbeddedServer>) | null; connector: (env: Environment) => MqttConnector;
+    /** Canary bucketing of an external server: its wire profile's rule (an embedded server says its own). */
+    bucketing: Bucketing;
   }) {
     this.#embedded = o.embedded;
     this.#external = o.external;
@@ -41,7 +44,7 @@ export class Environment {
     this.#restart = o.restart;
     this.admin = new AdminClient(() => this.url, o.apiKey);
     this.connector = o.connector(this);
-    this.bucketing = o.embedded?.server.config.bucketing ?? 'release';
+    this.bucketing = o.embedded?.server.config.bucketing ?? o.bucketing;
   }
 
   /** Base URL of the OTA server. */
@@ -64,7 +67,7 @@ export class Environment {
       if (env.server !== 'embedded') {
         const url = env.server.url.replace(/\/+$/, '');
         return new Environment({
-          embedded: null, external: url, broker, dir: null, apiKey: s.apiKey ?? '', restart: null,
+          embedded: null, external: url, broker, dir: null, apiKey: s.apiKey ?? '', restart: null, bucketing: PROFILES[env.protocol].bucketing,
           connector: () => (broker as BrokerHandle).connector,
         });
       }
@@ -83,7 +86,7 @@ export class Environment {
       const ports = { port: Number(new URL(first.url).port), mqttPort: first.server.broker?.address?.port ?? 0 };
       const restart = (): Promise<EmbeddedServer> => startEmbeddedServer({ ...base, over: { ...base.over, ...ports } });
       return new Environment({
-        embedded: first, external: null, broker, dir, apiKey: first.apiKey, restart,
+        embedded: first, external: null, broker, dir, apiKey: first.apiKey, restart, bucketing: first.server.config.bucketing,
         // The memory door reads the current server at each connect, so devices find the restarted one.
         connector: (self) => (broker === null
           ? connectorFor(spec, { get server() { return (self.#embedded as EmbeddedServer).server; }, url: first.url, apiKey: first.apiKey } as EmbeddedServer)

@@ -122,6 +122,9 @@ export async function runScenario(s: Scenario, opts: RunScenarioOptions = {}): P
       mqtt: gate.connector(e.connector), clock, http: agent, downloads: d.fleet.downloads, rampPerSecond: s.rampPerSecond,
       deviceConfig: { topicPrefix: d.environment.topic_prefix, protocol: d.environment.protocol, ...deviceConfig(d.fleet.device) },
       deviceHttp: (id, shared) => gate.dispatcher(id, shared),
+      // I/O timeouts are about real sockets, not scenario time: on a ×N clock they are N× longer in
+      // scenario time, so a download waiting its turn is not judged stalled after 5/N wall seconds.
+      runtime: { stallTimeoutMs: 5_000 * d.time_scale, httpTimeoutMs: 10_000 * d.time_scale, mqttConnectTimeoutMs: 10_000 * d.time_scale },
     });
     fleet = f;
     if (out !== null) progress = startProgress(f, out, clock, 5000 * d.time_scale);
