@@ -20,6 +20,7 @@ const benches: ReadonlyArray<{ file: string; nodeArgs?: string[] }> = [
   { file: 'fleet-connect.js' },
   { file: 'fleet-idle.js', nodeArgs: ['--expose-gc'] },
   { file: 'fleet-ota.js' },
+  { file: 'durability.js' },
   { file: 'fuzz.js' },
   { file: 'fleet-mosquitto.js' },
 ];
