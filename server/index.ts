@@ -200,7 +200,7 @@ export class OtaServer implements AsyncDisposable, OtaServerParts {
       const port = typeof addr === 'object' && addr !== null ? addr.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
       const url = `${tls === undefined ? 'http' : 'https'}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
-      const orch = await Orchestrator.create({ clientFactory, topics, logger, metrics, downloadBaseUrl: config.publicUrl ?? url });
+      const orch = await Orchestrator.create({ clientFactory, topics, logger, metrics, downloadBaseUrl: config.publicUrl ?? url, clock: scheduler });
       closers.push(() => orch.close());
       // Plans resumed from the store whose rollout is still active: devices commanded before the restart and
       // not yet answered get the command again when they come back online (a result lost with the broker never comes).

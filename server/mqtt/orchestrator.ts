@@ -10,9 +10,12 @@
  * again when the device announces itself online still on another version (a live `edge/{id}/status`,
  * not a retained copy). A command can be lost without anyone knowing: a clean-session device
  * (paku-core) misses what is sent while it is offline, and a device's QoS 0 result is dropped while
- * the broker is down, so the server waits for an outcome that never comes. The device ignores a
- * command while it is busy with the update and takes none for a version it runs, so a repeat is
- * safe; each command is repeated at most `maxRepeats` times.
+ * the broker is down, so the server waits for an outcome that never comes. The repeat waits
+ * `repeatAfterMs` after the announcement, because a device that rebooted reports the outcome it
+ * finds right after announcing itself (a rolled-back image: the result follows the status); a
+ * result in that window ends the wait. The device ignores a command while it is busy with the
+ * update and takes none for a version it runs, so a repeat is safe; each command is repeated at
+ * most `maxRepeats` times.
  */
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
@@ -21,6 +24,7 @@ import { MqttError } from '../../protocol/errors.js';
 import { DeviceId } from '../../protocol/payloads.js';
 import { wireProfile, type WireProfile } from '../../protocol/profiles.js';
 import type { Topics } from '../../protocol/topics.js';
+import { SystemClock, type Cancel, type Clock } from '../../protocol/clock.js';
 import { endClient, type MqttClientFactory } from '../broker/index.js';
 import { MAX_DEVICE_PACKET_BYTES, devicePacketBytes, otaCommand, type CommandRelease } from './command.js';
 import type { CommandMetrics } from './ports.js';
@@ -39,6 +43,10 @@ export interface OrchestratorOptions {
   maxInFlight?: number;
   /** Times one command is published again to a device that comes back online without a result; 0 never. Default 3. */
   maxRepeats?: number;
+  /** How long after a device's announcement its result may still arrive before the command is repeated, ms. Default 5,000. */
+  repeatAfterMs?: number;
+  /** Clock of that wait (the rollout engine's). Default the wall clock. */
+  clock?: Clock;
 }
 
 /** A command that has no outcome from its device yet. */
@@ -47,6 +55,8 @@ interface Awaiting {
   readonly payload: string;
   readonly version: string;
   repeats: number;
+  /** A repeat waiting out `repeatAfterMs`, or null. */
+  due: Cancel | null;
 }
 
 /** Outcome of one {@link Orchestrator.offer}, in the order the device ids were given. */
@@ -69,9 +79,24 @@ export class Orchestrator implements AsyncDisposable {
   readonly #profile: WireProfile;
   /** Commands awaiting their device's result, by device id. */
   readonly #awaiting = new Map<string, Awaiting>();
+  readonly #clock: Clock;
+  readonly #ownClock: SystemClock | undefined;
 
   private constructor(private readonly client: MqttClient, private readonly o: OrchestratorOptions) {
     this.#profile = wireProfile(o.topics.profile);
+    this.#ownClock = o.clock === undefined ? new SystemClock({ unref: true }) : undefined;
+    this.#clock = o.clock ?? (this.#ownClock as SystemClock);
+  }
+
+  /** Start awaiting `entry`'s result from `id` (a newer command replaces an older one). */
+  #await(id: string, entry: Omit<Awaiting, 'repeats' | 'due'>): void {
+    this.#forget(id);
+    this.#awaiting.set(id, { ...entry, repeats: 0, due: null });
+  }
+
+  #forget(id: string): void {
+    this.#awaiting.get(id)?.due?.();
+    this.#awaiting.delete(id);
   }
 
   /** Commands published (or {@link expect}ed) that have no result from their device yet. */
@@ -112,7 +137,7 @@ export class Orchestrator implements AsyncDisposable {
   expect(deviceIds: readonly string[], release: CommandRelease): void {
     const payload = JSON.stringify(this.#profile.codecs.command.encode(otaCommand(release, this.o.downloadBaseUrl)));
     for (const id of new Set(deviceIds)) {
-      if (DeviceId.safeParse(id).success) this.#awaiting.set(id, { topic: this.o.topics.cmdOta(id), payload, version: release.version, repeats: 0 });
+      if (DeviceId.safeParse(id).success) this.#await(id, { topic: this.o.topics.cmdOta(id), payload, version: release.version });
     }
   }
 
@@ -133,19 +158,24 @@ export class Orchestrator implements AsyncDisposable {
     if (where.kind === 'ota') {
       // paku-edge names the version in target_version, paku-legacy in version (docs/protocol.md §1.2).
       const version = body['target_version'] ?? body['version'];
-      if (version === waiting.version || version === undefined || version === 'unknown') this.#awaiting.delete(where.deviceId);
+      if (version === waiting.version || version === undefined || version === 'unknown') this.#forget(where.deviceId);
       return;
     }
     if (retained || body['online'] !== true) return;
     if (body['firmware_version'] === waiting.version) {
-      this.#awaiting.delete(where.deviceId);
+      this.#forget(where.deviceId);
       return;
     }
-    if (this.#closed || waiting.repeats >= (this.o.maxRepeats ?? 3)) return;
-    waiting.repeats++;
-    this.o.logger.info({ device_id: where.deviceId, version: waiting.version, repeat: waiting.repeats },
-      'device back online without a result for its command: cmd/ota published again');
-    void this.#publish(waiting.topic, waiting.payload);
+    if (this.#closed || waiting.due !== null || waiting.repeats >= (this.o.maxRepeats ?? 3)) return;
+    const id = where.deviceId;
+    waiting.due = this.#clock.setTimer({ delay: this.o.repeatAfterMs ?? 5_000 }, () => {
+      waiting.due = null;
+      if (this.#closed || this.#awaiting.get(id) !== waiting) return;
+      waiting.repeats++;
+      this.o.logger.info({ device_id: id, version: waiting.version, repeat: waiting.repeats },
+        'device back online without a result for its command: cmd/ota published again');
+      void this.#publish(waiting.topic, waiting.payload);
+    });
   }
 
   /**
@@ -178,7 +208,7 @@ export class Orchestrator implements AsyncDisposable {
       if (error === undefined) result.published.push(id);
       else result.failed.push({ device_id: id, error });
       // A failed publish awaits too: the device gets the command when it next comes online.
-      this.#awaiting.set(id, { topic: topics[i] as string, payload, version: release.version, repeats: 0 });
+      this.#await(id, { topic: topics[i] as string, payload, version: release.version });
     });
     this.o.logger.info({ rollout: context.rollout, version: release.version, device_model: release.device_model,
       published: result.published.length, failed: result.failed.length }, 'cmd/ota published');
@@ -232,6 +262,8 @@ export class Orchestrator implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const w of this.#awaiting.values()) w.due?.();
+    this.#ownClock?.close();
     if (!this.client.connected) this.#markClosed(CLOSED);
     await endClient(this.client, !this.client.connected);
     this.#markClosed(CLOSED);

@@ -11,7 +11,6 @@ import { endClient } from '../../server/broker/index.js';
 import { hasVersion } from '../../server/rollout/offer.js';
 import { pushTargets } from '../../server/index.js';
 import { http, image, SERVER_START_MS, sendJson, startServer, upload, type TestServer } from './http-harness.js';
-import { until } from './mqtt-helpers.js';
 
 let s: TestServer;
 const clients: MqttClient[] = [];
@@ -23,6 +22,11 @@ afterAll(async () => {
   for (const c of clients) await endClient(c, true);
   await s?.[Symbol.asyncDispose]();
 });
+
+/** Poll an async condition every 10 ms (bounded by the test timeout). */
+async function until(pred: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await pred())) await new Promise((r) => setTimeout(r, 10));
+}
 
 /** A device on MQTT: announces itself, counts the commands it gets, can publish a result. */
 async function device(id: string): Promise<{ commands: string[]; announce(v: string): Promise<void>; succeed(v: string): Promise<void> }> {

@@ -7,6 +7,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../protocol/clock.js';
 import { topics as makeTopics, type Topics } from '../../protocol/topics.js';
 import { EmbeddedBroker, endClient } from '../../server/broker/index.js';
 import { Orchestrator } from '../../server/mqtt/index.js';
@@ -16,11 +17,13 @@ import { recordingLogger, until } from './mqtt-helpers.js';
 const release = { version: '2.0.0', device_model: 'esp32', checksum_sha256: 'cd'.repeat(32) };
 let broker: EmbeddedBroker;
 let topics: Topics;
+let clock: VirtualClock;
 const open: Array<{ close(): Promise<void> } | MqttClient> = [];
 
 beforeEach(async () => {
   broker = await EmbeddedBroker.create();
   topics = makeTopics({ prefix: 'reoffer' });
+  clock = new VirtualClock();
 });
 afterEach(async () => {
   for (const o of open.splice(0)) await ('endAsync' in o ? endClient(o, true) : o.close());
@@ -29,7 +32,7 @@ afterEach(async () => {
 
 async function orchestrator(maxRepeats?: number): Promise<Orchestrator> {
   const o = await Orchestrator.create({ clientFactory: broker.clientFactory, topics, logger: recordingLogger().logger,
-    downloadBaseUrl: 'http://127.0.0.1:8080', ...(maxRepeats === undefined ? {} : { maxRepeats }) });
+    downloadBaseUrl: 'http://127.0.0.1:8080', clock, repeatAfterMs: 5_000, ...(maxRepeats === undefined ? {} : { maxRepeats }) });
   open.push(o);
   return o;
 }
@@ -49,6 +52,12 @@ async function device(id: string): Promise<{ c: MqttClient; commands: string[]; 
   };
 }
 
+/** Let the device's result arrive, then the orchestrator's wait after an announcement run out. */
+async function graceOver(c: MqttClient): Promise<void> {
+  await settle(c);
+  clock.advance(5_000);
+}
+
 /** Settle: a QoS 1 round trip through the broker after the last message. */
 const settle = async (c: MqttClient): Promise<void> => { await c.publishAsync('reoffer/settle', 'x', { qos: 1 }); await new Promise((r) => setTimeout(r, 30)); };
 
@@ -60,6 +69,9 @@ describe('a command awaits its device\'s result', () => {
     const d = await device('dev-1');
     expect(d.commands).toHaveLength(0);
     await d.announce('1.0.0');
+    await settle(d.c);
+    expect(d.commands).toHaveLength(0); // its result may still follow its announcement
+    clock.advance(5_000);
     await until(() => d.commands.length === 1);
     expect(JSON.parse(d.commands[0] as string)).toMatchObject({ version: '2.0.0' });
     expect(o.awaiting).toBe(1);
@@ -75,8 +87,22 @@ describe('a command awaits its device\'s result', () => {
     await b.announce('2.0.0');
     await until(() => o.awaiting === 0);
     await a.announce('1.0.0');
+    await graceOver(a.c);
     await settle(a.c);
     expect([a.commands.length, b.commands.length]).toEqual([1, 1]);
+  });
+
+  it('a result right after the announcement (an image rolled back at boot) cancels the repeat', async () => {
+    const o = await orchestrator();
+    const d = await device('dev-rb');
+    await o.offer(['dev-rb'], release);
+    await until(() => d.commands.length === 1);
+    await d.announce('1.0.0'); // the old image runs again
+    await d.result('2.0.0'); // and says why
+    await graceOver(d.c);
+    await settle(d.c);
+    expect(d.commands).toHaveLength(1);
+    expect(o.awaiting).toBe(0);
   });
 
   it('a retained status (the broker replaying the last one) repeats nothing; repeats stop at maxRepeats', async () => {
@@ -87,8 +113,11 @@ describe('a command awaits its device\'s result', () => {
     await until(() => d.commands.length === 1);
     await settle(d.c);
     expect(d.commands).toHaveLength(1); // the retained copy delivered at subscription did not count
-    for (let i = 0; i < 4; i++) await d.announce('1.0.0');
-    await settle(d.c);
+    for (let i = 0; i < 4; i++) {
+      await d.announce('1.0.0');
+      await graceOver(d.c);
+      await settle(d.c);
+    }
     expect(d.commands).toHaveLength(3); // the offer and two repeats
   });
 
@@ -102,6 +131,7 @@ describe('a command awaits its device\'s result', () => {
     const y = await device('dev-y');
     await x.announce('1.0.0');
     await y.announce('1.0.0');
+    await graceOver(y.c);
     await until(() => x.commands.length === 1);
     await settle(y.c);
     expect(y.commands).toHaveLength(0);
@@ -112,6 +142,7 @@ describe('a command awaits its device\'s result', () => {
     await o.offer(['dev-0'], release);
     const d = await device('dev-0');
     await d.announce('1.0.0');
+    await graceOver(d.c);
     await settle(d.c);
     expect(d.commands).toHaveLength(0);
   });
