@@ -150,13 +150,15 @@ async function api<T>(base: string, method: 'GET' | 'POST', path: string, body?:
 interface PlanView { status: string; phase: number; totals?: Record<string, number> }
 const planNow = async (base: string): Promise<PlanView> => (await api<{ plan: PlanView }>(base, 'GET', `/api/admin/plans/${PLAN}`)).plan;
 
-async function until(what: string, pred: () => boolean | Promise<boolean>, deadline: number, everyMs = 200, note?: () => Promise<string>): Promise<void> {
+/** Poll `pred`; every 10 s `say` what is awaited and `note()`; past `deadline` fail with the note. */
+async function until(what: string, pred: () => boolean | Promise<boolean>, deadline: number, everyMs = 200, note?: () => Promise<string>,
+  say: (line: string) => void = () => {}): Promise<void> {
   let noted = performance.now();
   while (!(await pred())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}${note === undefined ? '' : ` (${await note()})`}`);
     if (note !== undefined && performance.now() - noted > 10_000) {
       noted = performance.now();
-      process.stderr.write(`durability: still waiting for ${what}: ${await note()}\n`);
+      say(`still waiting for ${what}: ${await note()}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -268,15 +270,15 @@ export async function runDurability(o: DurabilityOptions): Promise<DurabilityRes
       const p = await planNow(base);
       return `plan ${p.status}, phase ${p.phase}, ${JSON.stringify(p.totals ?? {})}; fleets ${fleets.map((f) => JSON.stringify(f.counts())).join(' ')}`;
     };
-    await until('phase 1 to pass its gate', async () => (await planNow(base)).status !== 'running', deadline, 500, planNote);
+    await until('phase 1 to pass its gate', async () => (await planNow(base)).status !== 'running', deadline, 500, planNote, log);
     const waiting = await planNow(base);
     if (waiting.status === 'awaiting_approval') await api(base, 'POST', `/api/admin/plans/${PLAN}/approve`);
     log(`phase 1 passed its gate (${waiting.status}); approved`);
-    await until('the plan to complete', async () => ['completed', 'aborted', 'cancelled', 'rolled_back', 'paused'].includes((await planNow(base)).status), deadline, 500, planNote);
+    await until('the plan to complete', async () => ['completed', 'aborted', 'cancelled', 'rolled_back', 'paused'].includes((await planNow(base)).status), deadline, 500, planNote, log);
     const planFinal = (await planNow(base)).status;
     log(`plan ${planFinal}`);
     await until('every device settled', () => fleets.every((f) => f.counts().success + f.counts().failed + f.counts()['rolled back'] === f.devices), deadline, 200,
-      async () => `fleets ${fleets.map((f) => JSON.stringify(f.counts())).join(' ')}`);
+      async () => `fleets ${fleets.map((f) => JSON.stringify(f.counts())).join(' ')}`, log);
     log(`plan ${planFinal}; fleets settled`);
 
     // A duplicate cmd/ota to updated devices: refused (not newer): no new job (no download), same partition and version.
@@ -503,7 +505,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
       return `plan ${p.status}, ${JSON.stringify(p.totals ?? {})}; fleet ${JSON.stringify(f.counts())}`;
     };
     await until('the plan to complete', async () => ['completed', 'aborted', 'cancelled', 'rolled_back', 'paused'].includes((await planNow(srv.url)).status),
-      deadline, 500, planNote);
+      deadline, 500, planNote, log);
     await until('every device settled', () => outcomes() === o.devices, deadline);
     const planFinal = (await planNow(srv.url)).status;
     const after = (mosquitto?.connects ?? aedesConnects).filter((c) => c.at >= since && c.clientId.startsWith(`${prefix}-`));
