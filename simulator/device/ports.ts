@@ -14,6 +14,16 @@ import type { DeviceEvent, DeviceState, Phase } from './types.js';
  * broker's `clientFactory` (in-memory duplex) and `mqttUrlConnector(url)` (TCP/TLS/WS) both fit.
  * The runtime passes `reconnectPeriod: 0`: reconnecting, with backoff and jitter, is the firmware's job.
  */
+/**
+ * A request option key (symbol, so no HTTP library reads it): a dispatcher that holds downloads in
+ * a queue (the fleet's, which bounds how many bodies stream at once) calls `opts[ADMISSION]('queued')`
+ * when it holds one and `('admitted')` when the request leaves the queue for the network. The queue
+ * is the simulation's load bound, not the device's network: a device's stall clock stops while
+ * queued and starts again when admitted, so waiting for a slot is never judged a stalled transfer.
+ */
+export const ADMISSION: unique symbol = Symbol('otasim.download.admission');
+export type Admission = (state: 'queued' | 'admitted') => void;
+
 export type MqttConnector = (options: IClientOptions) => Promise<MqttClient>;
 
 /** A state change, as the observer sees it. */

@@ -19,6 +19,7 @@ import type { DeviceFaults } from '../faults/decide.js';
 import { readSlot, type ChipDriver } from './runtime-chip.js';
 import { serverPath, tokenHeaders } from './runtime-http.js';
 import type { DeviceEffect, DeviceEvent, DownloadResponse, ImageHeaderInfo } from './types.js';
+import { ADMISSION, type Admission } from './ports.js';
 
 /** esp_https_ota reads exactly this many bytes before it checks the image (`IMAGE_HEADER_SIZE`, facts §5.1). */
 export const HEADER_BYTES = 1024;
@@ -194,7 +195,18 @@ export class Transfer {
       if (effect.ifRange !== null) headers['if-range'] = effect.ifRange;
     }
     this.#armStall(a);
-    const res = await d.http.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal: a.controller.signal });
+    // A queueing dispatcher (the fleet's) stops the stall clock while the request waits for a slot.
+    const admission: Admission = (state) => {
+      if (!this.#current(a)) return;
+      if (state === 'admitted') this.#armStall(a);
+      else {
+        a.stallTimer?.();
+        a.stallTimer = null;
+      }
+    };
+    const res = await d.http.request({
+      origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET', headers, signal: a.controller.signal, [ADMISSION]: admission,
+    } as Dispatcher.RequestOptions);
     const h = res.headers;
     const response: DownloadResponse = {
       status: res.statusCode,

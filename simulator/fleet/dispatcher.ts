@@ -7,6 +7,7 @@
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { Dispatcher } from 'undici';
+import { ADMISSION, type Admission } from '../device/ports.js';
 
 /** Requests that take a download slot: every GET except the small poll-mode check. */
 function isDownload(opts: Dispatcher.DispatchOptions): boolean {
@@ -36,8 +37,11 @@ export class FleetDispatcher extends Dispatcher {
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (!isDownload(opts)) return this.#inner.dispatch(opts, this.#counted(handler, () => {}));
+    const admission = (opts as { [ADMISSION]?: Admission })[ADMISSION];
+    admission?.('queued');
     void this.#limit(() => new Promise<void>((release) => {
       try {
+        admission?.('admitted');
         this.#inner.dispatch(opts, this.#counted(handler, release));
       } catch (e) {
         release();
