@@ -226,10 +226,17 @@ export class RolloutEngine implements AsyncDisposable {
     }
     const release = await store.getRelease(p.firmware_version, p.device_model);
     const devices = await store.devicesOfModel(p.device_model);
+    // The plan follows reports made since it began; admission also skips a device whose latest
+    // report for the version, however old, is a success it has not announced over yet (policy.ts).
     const reports = new Map<string, Report>();
-    for (const r of await store.latestReports(p.firmware_version, p.created_at)) reports.set(r.device_id, { status: r.status, at: r.reported_at.getTime() });
+    const succeeded = new Map<string, number>();
+    for (const r of await store.latestReports(p.firmware_version, new Date(0))) {
+      const at = r.reported_at.getTime();
+      if (r.status === 'success') succeeded.set(r.device_id, at);
+      if (at >= p.created_at.getTime()) reports.set(r.device_id, { status: r.status, at });
+    }
     const now = clock.now();
-    const r = step(spec, state, { now, devices, reports, minVersion: release?.min_version ?? null, bucketing: this.#o.bucketing });
+    const r = step(spec, state, { now, devices, reports, succeeded, minVersion: release?.min_version ?? null, bucketing: this.#o.bucketing });
     const events = [...extra, ...r.decisions.map((d): NewOtaEvent => ({
       event_type: EVENT_TYPE[d.kind], firmware_version: p.firmware_version, device_id: d.kind === 'device_timed_out' ? d.device_id : null,
       created_by: 'rollout-engine', event_data: { decision: d.kind, plan: p.name, ...d },

@@ -10,15 +10,20 @@
  * `retry_backoff_ms × 2^(attempt-1)` up to `max_retries` times (state `retry`); `rolled_back` is
  * final, since the device refuses a version it rolled back (ESP-IDF native_ota_example).
  * A later report wins, so a device that rolls back after reporting success counts as failed.
+ *
+ * Earlier phases advance on their gate alone; the last phase (and so the plan) completes only once
+ * no device the plan tracks is still `offered`, `in_progress` or awaiting a `retry`, because a
+ * completed plan offers nothing more and a pending retry would be dropped.
  */
 import type { UpdateStatusValue } from '../../protocol/payloads.js';
 import { gateOf, inTarget, phaseTarget, type PlanDevice, type PlanSpec } from './plan.js';
 import { meetsMinVersion } from '../../protocol/versions.js';
+import { hasVersion } from './offer.js';
 import type { Bucketing } from './targeting.js';
 
 /**
  * Plan status. `running` and `awaiting_approval` offer (the latter only its current phase); `paused`
- * waits; `completed` (the last gate passed), `aborted`, `rolled_back` and `cancelled` offer no more,
+ * waits; `completed` (the last gate passed and every device reached a final outcome), `aborted`, `rolled_back` and `cancelled` offer no more,
  * but devices already in flight are still followed to their outcome.
  */
 export const PLAN_STATUSES = ['running', 'awaiting_approval', 'paused', 'completed', 'aborted', 'rolled_back', 'cancelled'] as const;
@@ -66,12 +71,25 @@ export interface Report {
   readonly at: number;
 }
 
+/** A registered device as the policy reads it. */
+export interface WorldDevice extends PlanDevice {
+  /** When the device last announced itself, or null (offer.ts `hasVersion`). */
+  readonly last_seen?: Date | null;
+}
+
 /** What the store shows the policy. */
 export interface World {
   readonly now: number;
   /** Every registered device of the plan's model. */
-  readonly devices: readonly PlanDevice[];
+  readonly devices: readonly WorldDevice[];
+  /** The latest report per device for the plan's version since the plan was created. */
   readonly reports: ReadonlyMap<string, Report>;
+  /**
+   * Devices whose latest report for the plan's version, at any time (also before the plan), is a
+   * `success`: its time, ms. Admission skips those that have not announced themselves since. When
+   * absent, the successes among `reports`.
+   */
+  readonly succeeded?: ReadonlyMap<string, number>;
   /** The release's `min_version` (null = none). */
   readonly minVersion: string | null;
   readonly bucketing?: Bucketing;
@@ -202,20 +220,42 @@ function checkFailure(spec: PlanSpec, s: PlanState): Decision | null {
   };
 }
 
-/** Devices of the current cumulative target not yet offered and not on the version. */
-function untracked(spec: PlanSpec, s: PlanState, w: World): PlanDevice[] {
+/** When `id`'s latest report for the plan's version is a success, its time (see {@link World.succeeded}). */
+function successAt(w: World, id: string): Date | undefined {
+  let at: number | undefined;
+  if (w.succeeded !== undefined) at = w.succeeded.get(id);
+  else {
+    const r = w.reports.get(id);
+    if (r?.status === 'success') at = r.at;
+  }
+  return at === undefined ? undefined : new Date(at);
+}
+
+/**
+ * Devices of the current cumulative target not yet offered and without the version: neither
+ * announcing it nor having reported success for it since their last announcement (a paku-core
+ * device reports success before its restart; the push path applies the same rule).
+ */
+function untracked(spec: PlanSpec, s: PlanState, w: World): WorldDevice[] {
   const target = phaseTarget(spec.phases, s.phase);
   const release = { device_model: spec.device_model, firmware_version: spec.firmware_version };
-  return w.devices.filter((d) => s.devices[d.device_id] === undefined && d.current_firmware_version !== spec.firmware_version
+  return w.devices.filter((d) => s.devices[d.device_id] === undefined
+    && !hasVersion({ ...d, device_model: spec.device_model }, spec.firmware_version, successAt(w, d.device_id))
     && meetsMinVersion(d.current_firmware_version ?? '', w.minVersion) && inTarget(target, d, release, w.bucketing));
 }
 
-/** The success gate of the current phase (status `running` only). */
+/**
+ * The success gate of the current phase (status `running` only). The last phase also waits until
+ * no device of the plan is in flight or awaiting a retry: completing drops what is still pending.
+ */
 function checkGate(spec: PlanSpec, s: PlanState, w: World, pending: number, decisions: Decision[]): void {
   const gate = gateOf(spec, s.phase);
+  const last = s.phase === spec.phases.length - 1;
   const c = countTracks(s.devices, s.phase);
+  const all = last ? countTracks(s.devices) : null;
+  const unsettled = all === null ? 0 : all.offered + all.in_progress + all.retry;
   const successPct = c.completed === 0 ? 100 : (c.success / c.completed) * 100;
-  const ok = pending === 0 && c.completed >= gate.min_reports && successPct >= gate.min_success_percent;
+  const ok = pending === 0 && unsettled === 0 && c.completed >= gate.min_reports && successPct >= gate.min_success_percent;
   if (!ok) {
     s.gate_met_at = null;
     return;
@@ -223,7 +263,7 @@ function checkGate(spec: PlanSpec, s: PlanState, w: World, pending: number, deci
   s.gate_met_at ??= w.now;
   if (w.now - s.gate_met_at < gate.soak_ms) return;
   const numbers = { success: c.success, reports: c.completed, success_percent: round(successPct) };
-  if (s.phase === spec.phases.length - 1) {
+  if (last) {
     s.status = 'completed';
     decisions.push({ kind: 'plan_completed', phase: s.phase, ...numbers });
   } else if (spec.advance === 'manual') {

@@ -282,3 +282,112 @@ describe('per-device controls', () => {
     expect(sim.step().offer).toHaveLength(4);
   });
 });
+
+/**
+ * Regression (found by a server-restart durability run): the last phase completed on its gate while
+ * devices waited in retry backoff, and the completed plan dropped their retries (7 of 200 devices
+ * never got the version). A completed plan now means every targeted device reached a final outcome.
+ */
+describe('plan completion waits for every device to reach a final outcome', () => {
+  const controls = { max_retries: 2, retry_backoff_ms: MIN, timeout_ms: 10 * MIN };
+  const gate = { min_success_percent: 80, min_reports: 4 };
+  /** Steps `sim` until nothing more is due (at most `limit` wakes); outcomes are reported per offer. */
+  const settle = (sim: Sim, outcome: (id: string, attempt: number) => UpdateStatusValue | null, limit = 20): StepResult[] => {
+    const out: StepResult[] = [];
+    for (let i = 0; i < limit; i++) {
+      const r = sim.step();
+      out.push(r);
+      sim.now += 1;
+      for (const id of r.offer) {
+        const status = outcome(id, sim.state.devices[id]!.attempts);
+        if (status !== null) sim.report(id, status);
+      }
+      if (r.offer.length > 0) continue;
+      if (r.wakeAt === null || sim.state.status === 'completed') break;
+      sim.now = Math.max(sim.now, r.wakeAt);
+    }
+    return out;
+  };
+  const completions = (rs: StepResult[]): unknown[] => rs.flatMap((r) => r.decisions).filter((d) => d.kind === 'plan_completed');
+
+  type Outcome = (attempt: number) => UpdateStatusValue | null;
+  it.each<[string, Outcome, Partial<ReturnType<typeof countTracks>>, number]>([
+    ['a retry that then succeeds', (attempt) => (attempt >= 2 ? 'success' : 'failed'), { success: 5, failed: 0 }, 2],
+    ['a device whose retries run out', () => 'failed', { success: 4, failed: 1 }, 3],
+    ['a device that never reports, retried until it times out for good', () => null, { success: 4, timed_out: 1 }, 3],
+  ])('last phase with %s: completes only after its last attempt', (_what, last, counts, attempts) => {
+    const sim = new Sim(spec({ phases: [{ device_ids: ids(5) }], gate, device: controls }), fleet(ids(5)));
+    const rs = settle(sim, (id, attempt) => (id === 'dev-0004' ? last(attempt) : 'success'));
+    // The gate (4 of 5 completed, all succeeded) held after the first round; the plan kept running.
+    expect(rs[1]?.decisions).toEqual([]);
+    expect(rs[1]?.state.status).toBe('running');
+    expect(sim.state.status).toBe('completed');
+    expect(sim.state.devices['dev-0004']).toMatchObject({ attempts });
+    expect(countTracks(sim.state.devices)).toMatchObject({ ...counts, retry: 0, offered: 0, in_progress: 0 });
+    expect(completions(rs)).toHaveLength(1);
+  });
+
+  it('a device of an earlier phase still in retry holds the plan open; the earlier phase still advanced on its gate', () => {
+    const sim = new Sim(spec({ phases: [{ device_ids: ids(5) }, { device_ids: ids(5, 5) }], gate, device: controls }), fleet(ids(10)));
+    const rs = settle(sim, (id, attempt) => (id === 'dev-0004' && attempt === 1 ? 'failed' : 'success'));
+    const kinds = rs.flatMap((r) => r.decisions.map((d) => d.kind));
+    expect(kinds).toEqual(['phase_advanced', 'plan_completed']);
+    // Phase 1's devices all succeeded at once, but the plan completed only after dev-0004's retry.
+    const done = rs.findIndex((r) => r.decisions.some((d) => d.kind === 'plan_completed'));
+    const retried = rs.findIndex((r) => r.offer.includes('dev-0004') && r.state.devices['dev-0004']!.attempts === 2);
+    expect(retried).toBeGreaterThan(0);
+    expect(done).toBeGreaterThan(retried);
+    expect(countTracks(sim.state.devices)).toMatchObject({ success: 10, retry: 0 });
+  });
+
+  it('a last phase with a retry pending is running and wakes for the retry', () => {
+    const sim = new Sim(spec({ phases: [{ device_ids: ids(5) }], gate, device: controls }), fleet(ids(5)));
+    sim.step();
+    for (const id of ids(4)) sim.report(id, 'success');
+    sim.report('dev-0004', 'failed');
+    const r = sim.step();
+    expect(r.decisions).toEqual([]);
+    expect(sim.state.status).toBe('running');
+    expect(sim.state.devices['dev-0004']).toMatchObject({ state: 'retry', retry_at: sim.now + MIN });
+    expect(r.wakeAt).toBe(sim.now + MIN);
+  });
+});
+
+/**
+ * Regression: a paku-core device reports success before it restarts and announces its new version
+ * after; in that window a plan offered it the same version again. Admission now uses the rule the
+ * push path uses (rollout/offer.ts hasVersion).
+ */
+describe('admission skips devices that reported success for the version', () => {
+  const T = 1_000;
+  const at = (ms: number): Date => new Date(ms);
+  const world = (devices: World['devices'], over: Partial<World> = {}): World => ({ now: T, devices, reports: new Map(), minVersion: null, ...over });
+  const dev = (device_id: string, last_seen: number | null): World['devices'][number] =>
+    ({ device_id, current_firmware_version: '1.0.0', groups: [], last_seen: last_seen === null ? null : at(last_seen) });
+  const s = spec({ phases: [{ device_ids: ['a', 'b', 'c', 'd'] }] });
+
+  it.each([
+    ['a success after its last announcement (reported in this plan)', false, dev('a', 100), { reports: new Map([['a', { status: 'success' as const, at: 500 }]]) }],
+    ['a success after its last announcement (reported before the plan)', false, dev('a', 100), { succeeded: new Map([['a', 500]]) }],
+    ['a success and no announcement on record', false, dev('a', null), { succeeded: new Map([['a', 500]]) }],
+    ['an older version announced after its success (rolled back at boot)', true, dev('a', 600), { succeeded: new Map([['a', 500]]) }],
+    ['a failure as its latest report', true, dev('a', 100), { reports: new Map([['a', { status: 'failed' as const, at: 500 }]]) }],
+    ['no report', true, dev('a', 100), {}],
+  ] as const)('a device with %s is offered: %s', (_what, offered, device, over) => {
+    const r = step(s, initialState(T), world([device], over));
+    expect(r.offer.includes('a')).toBe(offered);
+    expect(r.state.devices['a'] === undefined).toBe(!offered);
+  });
+
+  it('a device with a reported success does not hold the gate as a device still to offer', () => {
+    const sim = new Sim(spec({ phases: [{ device_ids: ['a', 'b'] }, { device_ids: ['c'] }], gate: { min_reports: 1 } }),
+      [dev('a', 100), dev('b', 100), dev('c', 100)]);
+    sim.reports.set('a', { status: 'success', at: 500 });
+    expect(sim.step().offer).toEqual(['b']);
+    sim.report('b', 'success');
+    sim.now += 1;
+    const r = sim.step();
+    expect(r.decisions.map((d) => d.kind)).toEqual(['phase_advanced']);
+    expect(r.offer).toEqual(['c']);
+  });
+});
