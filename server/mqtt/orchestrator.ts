@@ -8,7 +8,7 @@
  * Delivery holds until the device answers, as a job stays queued for its device in AWS IoT Jobs and
  * hawkBit (ota-server-anchors.md): a command whose device has sent no result for it is published
  * again when the device announces itself online still on another version (a live `edge/{id}/status`,
- * not a retained copy). A command can be lost without anyone knowing: a clean-session device
+ * not a retained copy) without having acknowledged it (`ota/status`). A command can be lost without anyone knowing: a clean-session device
  * (paku-core) misses what is sent while it is offline, and a device's QoS 0 result is dropped while
  * the broker is down, so the server waits for an outcome that never comes. The repeat waits
  * `repeatAfterMs` after the announcement, because a device that rebooted reports the outcome it
@@ -57,6 +57,8 @@ interface Awaiting {
   repeats: number;
   /** A repeat waiting out `repeatAfterMs`, or null. */
   due: Cancel | null;
+  /** The device acknowledged this command (`ota/status`): it has the job, announcements repeat nothing. */
+  acked: boolean;
 }
 
 /** Outcome of one {@link Orchestrator.offer}, in the order the device ids were given. */
@@ -89,9 +91,9 @@ export class Orchestrator implements AsyncDisposable {
   }
 
   /** Start awaiting `entry`'s result from `id` (a newer command replaces an older one). */
-  #await(id: string, entry: Omit<Awaiting, 'repeats' | 'due'>): void {
+  #await(id: string, entry: Omit<Awaiting, 'repeats' | 'due' | 'acked'>): void {
     this.#forget(id);
-    this.#awaiting.set(id, { ...entry, repeats: 0, due: null });
+    this.#awaiting.set(id, { ...entry, repeats: 0, due: null, acked: false });
   }
 
   #forget(id: string): void {
@@ -118,8 +120,9 @@ export class Orchestrator implements AsyncDisposable {
     const self = new Orchestrator(client, options);
     route.to = (topic, payload, retained) => self.#heard(topic, payload, retained);
     if ((options.maxRepeats ?? 3) > 0) {
-      // Results and live announcements only (progress, the bulk of the traffic, is not needed); QoS 0 suffices.
-      const filters = [options.topics.otaReplyFilter.replace(/#$/, 'result'), options.topics.edgeStatusFilter];
+      // Acknowledgements, results and live announcements only (progress, the bulk of the traffic, is
+      // not needed); QoS 0 suffices.
+      const filters = [options.topics.otaReplyFilter.replace(/#$/, 'status'), options.topics.otaReplyFilter.replace(/#$/, 'result'), options.topics.edgeStatusFilter];
       try {
         await client.subscribeAsync(filters, { qos: 0 });
       } catch (error) {
@@ -141,10 +144,15 @@ export class Orchestrator implements AsyncDisposable {
     }
   }
 
-  /** A result ends the wait; a live announcement on another version repeats the command. */
+  /**
+   * A result ends the wait; an acknowledgement means the device has the command; a live
+   * announcement on another version from a device that never acknowledged it repeats the command.
+   * (A device that has the job announces itself too, e.g. `rebooting` into the new image; its
+   * outcome then comes as a result, or the rollout engine's timeout and retries deal with it.)
+   */
   #heard(topic: string, raw: Buffer, retained: boolean): void {
     const where = this.o.topics.parse(topic);
-    if (where === undefined || where.kind === 'ota' && where.reply !== 'result') return;
+    if (where === undefined || where.kind === 'ota' && where.reply === 'progress') return;
     const waiting = this.#awaiting.get(where.deviceId);
     if (waiting === undefined) return;
     let body: Record<string, unknown>;
@@ -158,10 +166,16 @@ export class Orchestrator implements AsyncDisposable {
     if (where.kind === 'ota') {
       // paku-edge names the version in target_version, paku-legacy in version (docs/protocol.md §1.2).
       const version = body['target_version'] ?? body['version'];
-      if (version === waiting.version || version === undefined || version === 'unknown') this.#forget(where.deviceId);
+      const ours = version === waiting.version || version === undefined || version === 'unknown';
+      if (ours && where.reply === 'result') this.#forget(where.deviceId);
+      else if (ours && version === waiting.version) {
+        waiting.acked = true;
+        waiting.due?.();
+        waiting.due = null;
+      }
       return;
     }
-    if (retained || body['online'] !== true) return;
+    if (retained || body['online'] !== true || waiting.acked) return;
     if (body['firmware_version'] === waiting.version) {
       this.#forget(where.deviceId);
       return;
